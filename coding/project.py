@@ -1,0 +1,251 @@
+"""A project folder: codebook.yml + transcripts/ + codings/ (decisions) + outputs/ (generated).
+
+The functions here wire the stages together for the CLI; each returns a plain result object and
+prints nothing (progress is reported through an optional callback).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .codebook import Codebook, load_codebook
+from .errors import CodebookError, StoreError, TranscriptError
+from .nlp import DocCache, NlpSettings, ParseStats, atomic_write_bytes, iter_parsed, load_nlp
+from .store import AUTO, Coding, Store, read_codings_csv, to_csv, validate_against, COLUMNS
+from .tagger import Suggestion, Tagger
+from .transcripts import Transcript, read_transcripts
+
+
+@dataclass
+class Project:
+    root: Path
+    codebook: Codebook
+    transcripts: list[Transcript]
+
+    @classmethod
+    def open(cls, root: Path | str) -> "Project":
+        """Load and validate codebook and transcripts; raises with every problem located."""
+        root = Path(root)
+        if not root.is_dir():
+            from .errors import ProjectError
+
+            raise ProjectError(f"{root}: no such project folder")
+        cb = load_codebook(root / "codebook.yml")
+        ts = read_transcripts(root / "transcripts", regions=cb.regions, order=cb.settings.get("transcript_order", "date"))
+        return cls(root, cb, ts)
+
+    @property
+    def by_id(self) -> dict[str, Transcript]:
+        return {t.id: t for t in self.transcripts}
+
+    @property
+    def outputs(self) -> Path:
+        return self.root / "outputs"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.outputs / "cache"
+
+    def store(self) -> Store:
+        return Store.open(self.root)
+
+    def nlp_settings(self) -> NlpSettings:
+        tagger = self.codebook.settings.get("tagger") or {}
+        return NlpSettings.for_needs(self.codebook.needs(), parse=bool(tagger.get("parse")), model=tagger.get("model", "ja_ginza"))
+
+
+# ---------------------------------------------------------------- validate
+@dataclass
+class ValidationReport:
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    transcripts: int = 0
+    codes: int = 0
+    stale: list[Coding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def validate_project(root: Path | str) -> ValidationReport:
+    """Check codebook, transcripts and decisions; collect every problem rather than stop at one."""
+    root = Path(root)
+    rep = ValidationReport()
+    cb = None
+    try:
+        cb = load_codebook(root / "codebook.yml")
+        rep.codes = len(cb.codes)
+        rep.warnings.extend(cb.warnings)
+    except CodebookError as e:
+        rep.problems.extend(e.problems or [str(e)])
+    ts: list[Transcript] = []
+    try:
+        ts = read_transcripts(root / "transcripts", regions=cb.regions if cb else None)
+        rep.transcripts = len(ts)
+    except TranscriptError as e:
+        rep.problems.extend(e.problems or [str(e)])
+    try:
+        st = Store.open(root)
+        by_id = {t.id: t for t in ts}
+        if cb is not None and ts:
+            for coder, rows in st.decisions.items():
+                rep.problems.extend(validate_against(rows, by_id, cb.codes, f"codings/{coder}.csv"))
+            rep.stale = [r for r in st.anchored(by_id) if r.anchor == "stale"]
+            for r in rep.stale:
+                rep.warnings.append(
+                    f"codings/{r.coder}.csv: stale decision: {r.transcript_id} {r.code_id} "
+                    f"'{r.text[:30]}' no longer occurs in the transcript (kept, not used)"
+                )
+    except StoreError as e:
+        rep.problems.extend(e.problems or [str(e)])
+    return rep
+
+
+# ---------------------------------------------------------------- code
+@dataclass
+class CodeResult:
+    transcripts: int = 0
+    parsed: int = 0
+    cached: int = 0
+    retagged: int = 0
+    suggestions: int = 0
+    by_code: dict[str, int] = field(default_factory=dict)
+    pending: int = 0
+    decisions: int = 0
+    moved: int = 0
+    stale: int = 0
+    model_loaded: bool = False
+    path: Path | None = None
+
+
+def _tag_cache_path(p: Project, t: Transcript, nlp_key: str) -> Path:
+    import hashlib
+
+    h = hashlib.sha1(f"{t.id}\x00{t.content_hash}\x00{p.codebook.fingerprint}\x00{nlp_key}".encode()).hexdigest()[:24]
+    return p.cache_dir / "tags" / f"{h}.json"
+
+
+def _load_tags(path: Path) -> list[Suggestion] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [Suggestion(**{**d, "patterns": tuple(d["patterns"]), "matched": tuple(d["matched"])}) for d in data]
+    except Exception:  # missing, corrupt or foreign: re-tag
+        return None
+
+
+def code_project(
+    p: Project,
+    *,
+    jobs: int = 1,
+    min_score: float = 0.0,
+    progress: Callable[[Transcript], None] | None = None,
+) -> CodeResult:
+    """Tag every transcript and rewrite ``outputs/suggestions.csv``; decisions are untouched.
+
+    Cached tags (keyed by transcript text, codebook patterns and NLP settings) are reused; the
+    cached parses are reused when only the codebook changed; the model is loaded only when some
+    transcript's text is new.
+    """
+    res = CodeResult(transcripts=len(p.transcripts))
+    settings = p.nlp_settings()
+    nlp_key = settings.key()
+    suggestions: list[Suggestion] = []
+    todo: list[Transcript] = []
+    for t in p.transcripts:
+        cached = _load_tags(_tag_cache_path(p, t, nlp_key))
+        if cached is None:
+            todo.append(t)
+        else:
+            suggestions.extend(cached)
+            res.cached += 1
+            if progress:
+                progress(t)
+    if todo:
+        tagger = Tagger(p.codebook, normalise=lambda s: [x.norm_ for x in load_nlp(NlpSettings(settings.model)).make_doc(s)])
+        stats = ParseStats()
+        for t, docs in iter_parsed(todo, settings, DocCache(p.cache_dir / "nlp"), jobs=jobs, stats=stats):
+            tags = tagger.tag(t, docs)
+            atomic_write_bytes(
+                _tag_cache_path(p, t, nlp_key),
+                json.dumps([s.__dict__ for s in tags], ensure_ascii=False).encode("utf-8"),
+            )
+            suggestions.extend(tags)
+            res.retagged += 1
+            if progress:
+                progress(t)
+        res.parsed = stats.parsed
+        res.cached += stats.cached
+        res.model_loaded = stats.model_loaded
+    rows = [
+        Coding(
+            s.transcript_id, s.start, s.end, s.text, s.code_id, "suggested", AUTO,
+            score=s.score, pattern=",".join(s.patterns), matched="|".join(s.matched),
+        )
+        for s in suggestions
+        if s.score >= min_score
+    ]
+    store = p.store()
+    res.path = store.save_suggestions(rows, p.codebook.effective_ref)
+    res.suggestions = len(rows)
+    for r in rows:
+        res.by_code[r.code_id] = res.by_code.get(r.code_id, 0) + 1
+    anchored = store.anchored(p.by_id)
+    res.decisions = len(anchored)
+    res.moved = sum(1 for r in anchored if r.anchor == "moved")
+    res.stale = sum(1 for r in anchored if r.anchor == "stale")
+    res.pending = len(store.pending(p.by_id))
+    return res
+
+
+# ---------------------------------------------------------------- export / import
+def export_codings(p: Project, *, coders: Sequence[str] | None = None, statuses: Sequence[str] | None = None) -> str:
+    """All codings (suggestions and decisions) as FORMATS.md §3 CSV text."""
+    rows = p.store().all_rows(p.by_id)
+    rows = [r for r in rows if r.anchor != "stale"]
+    if coders:
+        rows = [r for r in rows if r.coder in coders]
+    if statuses:
+        rows = [r for r in rows if r.status in statuses]
+    return to_csv(rows, COLUMNS + ["quote", "score", "pattern"], p.codebook.effective_ref)
+
+
+@dataclass
+class ImportResult:
+    added: dict[str, int] = field(default_factory=dict)
+    changed: dict[str, int] = field(default_factory=dict)
+    skipped_suggested: int = 0
+    files: list[Path] = field(default_factory=list)
+
+
+def import_codings(p: Project, path: Path | str, *, coder: str | None = None) -> ImportResult:
+    """Merge a codings CSV into the decisions. A malformed file is refused whole; nothing changes."""
+    rows = read_codings_csv(path, default_coder=coder)
+    res = ImportResult()
+    human = [r for r in rows if r.status != "suggested"]
+    res.skipped_suggested = len(rows) - len(human)
+    problems = validate_against(human, p.by_id, p.codebook.codes, str(path))
+    for r in human:
+        if not r.text:
+            problems.append(f"{path}: row {r.row}: empty text")
+    if problems:
+        raise StoreError(f"{path}: {len(problems)} bad row(s); nothing was imported", problems)
+    # store the text the transcript really has at the (re-anchored) offsets
+    from .store import reanchor
+
+    fixed = []
+    for r in human:
+        a = reanchor(r, p.by_id[r.transcript_id])
+        fixed.append(a)
+    store = p.store()
+    by_coder: dict[str, list[Coding]] = {}
+    for r in fixed:
+        by_coder.setdefault(r.coder, []).append(r)
+    for c, rs in by_coder.items():
+        added, changed = store.merge(c, rs)
+        res.added[c], res.changed[c] = added, changed
+    for c in by_coder:
+        res.files.append(store.save(c, p.codebook.effective_ref))
+    return res

@@ -1,0 +1,250 @@
+"""Stage 4: suggest codes for sentence segments from the codebook's patterns (coder ``auto``).
+
+A pattern is a boolean tree (KH Coder's coding rules, as data):
+
+* a bare string or ``{phrase: ...}`` — the phrase occurs, compared on Sudachi's normalised forms
+  *and* on the width/case-folded surface text (Japanese has no spaces, so a phrase is a substring
+  match: 共願 also finds 共願先);
+* ``{tokens: [...]}`` — a spaCy Matcher token pattern (``NORM``, ``LEMMA``, ``POS``, ``DEP`` ...);
+* ``{any: [...]}``, ``{all: [...]}``, ``{none: [...]}``;
+* ``{near: [...], scope: sentence|paragraph}`` — every part occurs within the scope.
+
+A node with ``scope: paragraph`` is evaluated on the sentence's whole paragraph; a suggestion still
+needs at least one matched token inside the sentence itself. Codes marked ``deny`` (challenges by
+default) are not suggested in a sentence that denies the problem or calls it solved.
+"""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from .codebook import Codebook, Pattern
+from .transcripts import Segment, Transcript, split_sentences
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A code suggested for a segment, with provenance."""
+
+    transcript_id: str
+    start: int
+    end: int
+    text: str
+    code_id: str
+    patterns: tuple[str, ...]
+    matched: tuple[str, ...]
+    score: float
+    paragraph: int
+
+
+def fold(s: str) -> str:
+    """Width- and case-insensitive form used for surface matching (ＴＬＯ → tlo, ３ → 3)."""
+    return unicodedata.normalize("NFKC", s).lower()
+
+
+@dataclass
+class _Context:
+    """Strings to match against for one window (a sentence or a paragraph)."""
+
+    tokens: list  # spaCy tokens in the window
+    strings: list[tuple[str, list[int]]]  # (string, char → token position)
+    token_ids: list[int]  # token indices (in the paragraph doc) of the window
+
+
+def _context(tokens: Sequence) -> _Context:
+    surf: list[str] = []
+    surf_map: list[int] = []
+    norm: list[str] = []
+    norm_map: list[int] = []
+    for pos, t in enumerate(tokens):
+        a = fold(t.text)
+        surf.append(a)
+        surf_map.extend([pos] * len(a))
+        b = fold(t.norm_)
+        norm.append(b)
+        norm_map.extend([pos] * len(b))
+    return _Context(list(tokens), [("".join(surf), surf_map), ("".join(norm), norm_map)], [t.i for t in tokens])
+
+
+@dataclass
+class _Phrase:
+    variants: tuple[str, ...]
+
+
+class Tagger:
+    """Compiled patterns of a codebook. ``tag(transcript, docs)`` gives the suggestions."""
+
+    def __init__(self, codebook: Codebook, *, normalise=None):
+        """``normalise(text) -> list[str]`` gives a phrase's normalised forms (Sudachi via GiNZA)."""
+        self.codebook = codebook
+        self._normalise = normalise
+        self._phrases: dict[str, tuple[str, ...]] = {}
+        self._matchers: dict[int, Any] = {}
+        self._token_keys: dict[int, str] = {}
+        self.denial = [fold(c) for c in ((codebook.settings.get("denial") or {}).get("cues") or [])]
+        self._denial_norm: list[str] = []
+        self.patterns = [p for p in codebook.patterns if codebook[p.code_id].codable]
+        for p in self.patterns:
+            self._collect(p.rule)
+        for cue in (codebook.settings.get("denial") or {}).get("cues") or []:
+            self._denial_norm.extend(v for v in self._variants(cue) if v)
+
+    # ------------------------------------------------------------ compile
+    def _variants(self, phrase: str) -> tuple[str, ...]:
+        if phrase not in self._phrases:
+            vs = {fold(phrase)}
+            if self._normalise is not None:
+                vs.add(fold("".join(self._normalise(phrase))))
+            self._phrases[phrase] = tuple(sorted(v for v in vs if v))
+        return self._phrases[phrase]
+
+    def _collect(self, rule: Any) -> None:
+        if isinstance(rule, str):
+            self._variants(rule)
+            return
+        if "phrase" in rule:
+            self._variants(rule["phrase"])
+        if "tokens" in rule:
+            self._token_keys[id(rule)] = f"t{len(self._token_keys)}"
+        for k in ("any", "all", "none", "near"):
+            for sub in rule.get(k) or []:
+                self._collect(sub)
+
+    def _matcher(self, vocab):
+        m = self._matchers.get(id(vocab))
+        if m is None:
+            from spacy.matcher import Matcher
+
+            m = Matcher(vocab)
+            for p in self.patterns:
+                self._add_tokens(m, p.rule)
+            self._matchers[id(vocab)] = m
+        return m
+
+    def _add_tokens(self, m, rule: Any) -> None:
+        if isinstance(rule, str):
+            return
+        if "tokens" in rule:
+            m.add(self._token_keys[id(rule)], [rule["tokens"]])
+        for k in ("any", "all", "none", "near"):
+            for sub in rule.get(k) or []:
+                self._add_tokens(m, sub)
+
+    # ------------------------------------------------------------ evaluate
+    def _eval(self, rule: Any, sent: _Context, para: _Context, spans: Mapping[str, list], scope: str) -> set[int] | None:
+        """Matched token indices (paragraph-doc indices) or None when the rule fails."""
+        if isinstance(rule, str):
+            rule = {"phrase": rule}
+        scope = rule.get("scope", scope)
+        ctx = para if scope == "paragraph" else sent
+        hits: set[int] = set()
+        ok = True
+        if "phrase" in rule:
+            found = self._find_phrase(rule["phrase"], ctx)
+            if found is None:
+                return None
+            hits |= found
+        if "tokens" in rule:
+            key = self._token_keys[id(rule)]
+            window = set(ctx.token_ids)
+            found = set()
+            for s, e in spans.get(key, []):
+                if all(i in window for i in range(s, e)):
+                    found.update(range(s, e))
+            if not found:
+                return None
+            hits |= found
+        if "any" in rule:
+            anyhits = [self._eval(r, sent, para, spans, scope) for r in rule["any"]]
+            anyhits = [h for h in anyhits if h is not None]
+            if not anyhits:
+                return None
+            for h in anyhits:
+                hits |= h
+        if "all" in rule or "near" in rule:
+            for r in (rule.get("all") or []) + (rule.get("near") or []):
+                h = self._eval(r, sent, para, spans, scope)
+                if h is None:
+                    return None
+                hits |= h
+        if "none" in rule:
+            for r in rule["none"]:
+                if self._eval(r, sent, para, spans, scope) is not None:
+                    return None
+        return hits if ok else None
+
+    def _find_phrase(self, phrase: str, ctx: _Context) -> set[int] | None:
+        found: set[int] = set()
+        for v in self._variants(phrase):
+            for string, cmap in ctx.strings:
+                start = string.find(v)
+                while start != -1:
+                    found.update(ctx.token_ids[cmap[i]] for i in range(start, start + len(v)))
+                    start = string.find(v, start + 1)
+        return found or None
+
+    def _denied(self, sent: _Context) -> bool:
+        if not self.denial:
+            return False
+        for string, _ in sent.strings:
+            if any(c in string for c in self.denial) or any(c in string for c in self._denial_norm):
+                return True
+        return False
+
+    # ------------------------------------------------------------ public
+    def tag(self, transcript: Transcript, docs: Sequence) -> list[Suggestion]:
+        """Suggestions for every sentence segment of ``transcript`` (``docs``: one per paragraph)."""
+        out: list[Suggestion] = []
+        for para, doc in zip(transcript.paragraphs, docs):
+            out.extend(self.tag_paragraph(transcript.id, para, doc))
+        return out
+
+    def tag_paragraph(self, transcript_id: str, para, doc) -> list[Suggestion]:
+        if not self.patterns or len(doc) == 0:
+            return []
+        spans: dict[str, list] = {}
+        if self._token_keys:
+            for match_id, s, e in self._matcher(doc.vocab)(doc):
+                spans.setdefault(doc.vocab.strings[match_id], []).append((s, e))
+        pctx = _context(list(doc))
+        out = []
+        for seg in split_sentences(para):
+            a, b = seg.start - para.start, seg.end - para.start
+            toks = [t for t in doc if t.idx < b and t.idx + len(t.text) > a]
+            if not toks:
+                continue
+            sctx = _context(toks)
+            in_sent = set(sctx.token_ids)
+            denied = None
+            best: dict[str, list] = {}
+            for p in self.patterns:
+                hits = self._eval(p.rule, sctx, pctx, spans, "sentence")
+                if hits is None or not (hits & in_sent):
+                    continue
+                code = self.codebook[p.code_id]
+                if code.deny:
+                    if denied is None:
+                        denied = self._denied(sctx)
+                    if denied:
+                        continue
+                best.setdefault(p.code_id, []).append((p, hits))
+            for code_id, found in best.items():
+                score = 1.0
+                for p, _ in found:
+                    score *= 1.0 - p.score
+                matched_ids = sorted(set().union(*(h for _, h in found)))
+                out.append(
+                    Suggestion(
+                        transcript_id=transcript_id,
+                        start=seg.start,
+                        end=seg.end,
+                        text=seg.text,
+                        code_id=code_id,
+                        patterns=tuple(p.id for p, _ in found),
+                        matched=tuple(doc[i].text for i in matched_ids),
+                        score=round(1.0 - score, 4),
+                        paragraph=para.index,
+                    )
+                )
+        return out

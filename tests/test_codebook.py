@@ -1,0 +1,101 @@
+"""Loading and validating codebook.yml."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from coding.codebook import load_codebook
+from coding.errors import CodebookError
+
+from conftest import ROOT, reference
+
+
+@pytest.fixture(scope="module")
+def codebook():
+    return load_codebook(ROOT / "codebook.yml")
+
+
+def test_codebook_holds_every_ref_of_the_report(codebook):
+    refs = yaml.safe_load(reference("report_refs.yml").read_text(encoding="utf-8"))
+    want = {str(item["ref"]) for items in refs.values() for item in items}
+    have = {c.ref for c in codebook.codes.values() if c.ref}
+    assert want - have == set()
+    assert have - want == set()
+
+
+def test_codebook_structure(codebook):
+    assert [c.id for c in codebook.of_kind("phase")] == ["交渉前", "交渉中", "交渉後"]
+    assert len(codebook.of_kind("theme")) == 11
+    assert len(codebook.of_kind("challenge")) == 12 and len(codebook.of_kind("practice")) == 5
+    assert len(codebook.of_kind("case")) == 15
+    tables = yaml.safe_load(reference("report_tables.yml").read_text(encoding="utf-8"))
+    n_findings = sum(len(row[r]) for t in tables["comparison_tables"].values() for row in t["rows"] for r in ("日本", "米国", "諸外国等"))
+    assert len(codebook.of_kind("finding")) == n_findings
+    f = codebook["図表32-2/日本/※"]
+    assert f.parent == "図表32-2" and f.get("counter") is True and f.get("region") == "日本"
+    assert codebook.effective_ref("図表32-2/日本/※") == "図表32-2"
+    assert codebook["P4"].get("cases") == ["事例⑨", "事例⑩", "事例⑪"]
+    assert "課題⑤" in codebook["P4"].get("answers")
+    assert codebook["課題③"].get("latent") is True and codebook["課題①"].get("latent") is False
+    assert codebook["事例⑥"].get("country") == "フランス"
+    assert all(c.definition for c in codebook.codes.values())
+    assert codebook.warnings == ()
+
+
+BAD = """\
+regions: [日本, 米国]
+codes:
+  - id: A
+    kind: challenge
+    label: one
+    definition: d
+  - id: A
+    kind: challenge
+    label: twice
+    definition: d
+  - id: B
+    kind: practice
+    label: orphan
+    parent: NOPE
+    definition: d
+  - id: C
+    kind: theme
+    label: bad patterns
+    definition: d
+    ref: 図表99-9
+    patterns:
+      - {id: t, tokens: [{NORM: 共願, BOGUS: 1}]}
+      - {id: s, all: [展示会], scope: everywhere}
+      - {id: n, none: [展示会]}
+"""
+
+
+def test_all_problems_are_reported_at_once_with_lines(tmp_path):
+    p = tmp_path / "codebook.yml"
+    p.write_text(BAD, encoding="utf-8")
+    with pytest.raises(CodebookError) as e:
+        load_codebook(p)
+    msgs = e.value.problems
+    assert "codebook.yml:7: A: duplicate code id (first defined at line 3)" in [m.split("/")[-1] for m in msgs]
+    text = "\n".join(msgs)
+    assert "codebook.yml:11: B: unknown parent 'NOPE'" in text
+    assert "codebook.yml:22: C: pattern 't': bad token pattern" in text
+    assert "codebook.yml:23: C: pattern 's': scope must be 'sentence' or 'paragraph'" in text
+    assert len(msgs) == 4
+
+
+def test_unknown_ref_and_never_matching_pattern_are_warnings(tmp_path):
+    p = tmp_path / "codebook.yml"
+    p.write_text(BAD.split("  - id: A\n    kind: challenge\n    label: twice")[0].replace("regions", "regions") +
+                 "  - id: C\n    kind: theme\n    label: t\n    definition: d\n    ref: 自前-1\n    patterns:\n      - {id: n, none: [展示会]}\n",
+                 encoding="utf-8")
+    cb = load_codebook(p)
+    assert any("ref '自前-1' is not an item of the report" in w for w in cb.warnings)
+    assert any("pattern 'n' can never match" in w for w in cb.warnings)
+
+
+def test_yaml_error_is_located(tmp_path):
+    p = tmp_path / "codebook.yml"
+    p.write_text("codes:\n  - id: A\n    label: [unclosed\n", encoding="utf-8")
+    with pytest.raises(CodebookError, match=r"codebook.yml:\d+: not valid YAML"):
+        load_codebook(p)
