@@ -190,5 +190,101 @@ def run(project: Path, jobs: int):
 RUN_STEPS: list = []  # later stages (tables, network) append themselves
 
 
+# ---------------------------------------------------------------- tables
+@cli.command()
+@project_option
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "xlsx", "html", "json"]), multiple=True,
+              help="Format(s) to write (repeatable; default: all).")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Folder to write into (default: outputs/tables), or a file when one format is given.")
+@click.option("--coder", multiple=True, help="Use only these coders' decisions (default: every person).")
+@click.option("--include-suggested", is_flag=True, help="Draft: also count suggestions nobody has reviewed (marked DRAFT).")
+def tables(project: Path, fmt, output: Path | None, coder, include_suggested: bool):
+    """Rebuild the report's tables from the confirmed codings: rosters (図表3–5), comparison
+    tables (図表32/33) with attribution notes, the challenge table with quotes (図表34) and the
+    challenge–practice–case table (図表35).
+
+    Example: python cli.py tables --format json -o outputs/tables/tables.json
+    """
+    _tables(project, formats=list(fmt) or None, output=output, coders=list(coder) or None, include_suggested=include_suggested)
+
+
+def _tables(project: Path, *, formats=None, output: Path | None = None, coders=None, include_suggested: bool = False):
+    from coding.export import FORMATS, write_tables
+    from coding.project import Project, project_tables
+
+    p = Project.open(project)
+    data = project_tables(p, coders=coders, include_suggested=include_suggested)
+    formats = formats or list(FORMATS)
+    out_dir = output or p.outputs / "tables"
+    single = output is not None and len(formats) == 1 and output.suffix
+    if single:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(dir=output.parent if output.parent.exists() else None) as tmp:
+            files = write_tables(data, Path(tmp), formats)
+            if len(files) != 1:
+                raise click.ClickException(f"--format {formats[0]} writes {len(files)} files; give a folder with -o")
+            output.parent.mkdir(parents=True, exist_ok=True)
+            files[0].replace(output)
+            files = [output]
+    else:
+        files = write_tables(data, out_dir, formats)
+    if include_suggested:
+        click.echo("DRAFT: these tables include unreviewed suggestions.")
+    n_quotes = sum(len(r["quotes"]) for r in data["challenge_table"]["rows"])
+    n_findings = sum(len(r[reg]) for t in data["comparison_tables"].values() for r in t["rows"] for reg in r if isinstance(r[reg], list))
+    click.echo(f"{n_findings} comparison-table entries, {n_quotes} quotes; wrote {len(files)} file(s) to {files[0].parent if not single else output}")
+
+
+RUN_STEPS.append(lambda project: _tables(project))
+
+
+@cli.command()
+@project_option
+@click.option("--by", "variable", required=True, help="Case variable (front-matter key), e.g. kind, region, attribute.")
+@click.option("--code", "codes", multiple=True, help="Codes to cross (repeatable; default: challenges, practices, themes).")
+@click.option("--unit", type=click.Choice(["transcript", "segment"]), default="transcript", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
+@click.option("--coder", multiple=True, help="Use only these coders' decisions.")
+@click.option("--include-suggested", is_flag=True, help="Draft: also count unreviewed suggestions.")
+def crosstab(project: Path, variable: str, codes, unit: str, fmt: str, output: Path | None, coder, include_suggested: bool):
+    """Cross codes with a case variable: counts (expected counts in brackets) and a χ² test per code.
+
+    Example: python cli.py crosstab --by kind --code 課題① --code 課題⑤
+    """
+    import csv as _csv
+    import io
+    import json
+
+    from coding.export import crosstab_rows
+    from coding.project import Project, project_crosstab
+    from coding.store import atomic_write_text
+
+    p = Project.open(project)
+    ct = project_crosstab(p, variable, codes=list(codes) or None, unit=unit, coders=list(coder) or None,
+                          include_suggested=include_suggested)
+    if fmt == "json":
+        text = json.dumps(ct, ensure_ascii=False, indent=2) + "\n"
+    else:
+        header, rows = crosstab_rows(ct)
+        if fmt == "csv":
+            buf = io.StringIO()
+            w = _csv.writer(buf, lineterminator="\n")
+            w.writerow(header)
+            w.writerows(rows)
+            text = buf.getvalue()
+        else:
+            text = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
+            text += "".join("| " + " | ".join(r) + " |\n" for r in rows)
+            text += f"\nunit: {unit}; cells: count (expected count); χ² per code over has/has-not × {variable}.\n"
+    if output:
+        atomic_write_text(output, text)
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
 if __name__ == "__main__":
     cli()

@@ -249,3 +249,30 @@ def import_codings(p: Project, path: Path | str, *, coder: str | None = None) ->
     for c in by_coder:
         res.files.append(store.save(c, p.codebook.effective_ref))
     return res
+
+
+# ---------------------------------------------------------------- tables
+def confirmed_codings(p: Project, *, coders: Sequence[str] | None = None, include_suggested: bool = False) -> list[Coding]:
+    """The codings tables and networks are built from (see DESIGN: precedence)."""
+    if coders:
+        known = set(p.store().coders) | {AUTO}
+        unknown = [c for c in coders if c not in known]
+        if unknown:
+            raise StoreError(f"no decisions by coder(s) {', '.join(unknown)} (known: {', '.join(sorted(known - {AUTO})) or 'none'})")
+    return p.store().resolved(p.by_id, coders=coders, include_suggested=include_suggested)
+
+
+def project_tables(p: Project, *, coders: Sequence[str] | None = None, include_suggested: bool = False) -> dict:
+    """Every table of the project, as a JSON-able dict (FORMATS.md §4)."""
+    from .aggregate import build_tables
+
+    codings = confirmed_codings(p, coders=coders, include_suggested=include_suggested)
+    return build_tables(p.transcripts, p.codebook, codings, draft=include_suggested)
+
+
+def project_crosstab(p: Project, variable: str, *, codes: Sequence[str] | None = None, unit: str = "transcript",
+                     coders: Sequence[str] | None = None, include_suggested: bool = False) -> dict:
+    from .aggregate import Corpus, crosstab
+
+    codings = confirmed_codings(p, coders=coders, include_suggested=include_suggested)
+    return crosstab(Corpus(p.transcripts, p.codebook, codings), variable, codes=codes, unit=unit)

@@ -53,3 +53,22 @@ def write(project):
         return p
 
     return _write
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", help="Rewrite tests/golden/* from the current output (review the diff!).")
+
+
+@pytest.fixture
+def golden(request):
+    """golden(name, text): compare ``text`` with tests/golden/<name>, or rewrite it with --update-golden."""
+
+    def _check(name: str, text: str) -> None:
+        path = ROOT / "tests" / "golden" / name
+        if request.config.getoption("--update-golden"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        assert path.exists(), f"{path} missing: run pytest --update-golden and review it"
+        assert text == path.read_text(encoding="utf-8")
+
+    return _check

@@ -1,0 +1,200 @@
+"""Stage 8: render the tables (from ``aggregate.build_tables``) as JSON, Markdown, CSV, Excel and HTML.
+
+Renderers take the tables dict and return text/bytes or write one file atomically; they never
+compute anything the aggregator did not.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .nlp import atomic_write_bytes
+from .store import atomic_write_text
+
+FORMATS = ("json", "md", "csv", "xlsx", "html")
+DRAFT = "下書き（未レビューの提案を含む） / DRAFT: includes unreviewed suggestions"
+Transform = Callable[[str], str]
+
+
+def _cell_text(entry: Mapping[str, Any]) -> str:
+    if entry.get("theme_level"):
+        body = "（所見に当たらない言及）" + " / ".join(s["text"] for s in entry.get("segments", []))
+    else:
+        body = ("※" if entry.get("counter") else "") + entry.get("text", "")
+        if entry.get("label"):
+            body = f"【{entry['label']}】{body}"
+    return f"{body}（{entry['attribution']}）"
+
+
+# ---------------------------------------------------------------- rows shared by md/csv/xlsx/html
+def table_rows(tables: Mapping[str, Any]) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """Every table as (header, rows) of strings, in the order the report prints them."""
+    out: dict[str, tuple[list[str], list[list[str]]]] = {}
+    for region, groups in tables.get("rosters", {}).items():
+        out[f"ロスター（{region}）"] = (["分類", "組織"], [[g["group"], "、".join(g["orgs"])] for g in groups])
+    for tid, t in tables.get("comparison_tables", {}).items():
+        regions = [k for k in (t["rows"][0] if t["rows"] else {}) if isinstance(t["rows"][0][k], list)]
+        header = ["プロセス", "違いのポイント"] + regions
+        rows = []
+        for r in t["rows"]:
+            rows.append([r.get("process", ""), r.get("title", "")] + ["\n".join(_cell_text(e) for e in r[reg]) or "-" for reg in regions])
+        out[f"{tid} {t['title']}"] = (header, rows)
+    ct = tables.get("challenge_table")
+    if ct:
+        rows = []
+        for r in ct["rows"]:
+            title = f"【{'潜在的な' if r['latent'] else ''}{r['ref']}】{r['title']}" + (f"\n{r['summary']}" if r.get("summary") else "")
+            quotes = "\n".join(f"・“{q['text']}”（{q['attribution']}）" for q in r["quotes"]) or r.get("note", "")
+            rows.append([r["process"], title, quotes, str(len(r["orgs"]))])
+        out["図表34 課題"] = (["プロセス", "課題", "ヒアリング調査の結果", "言及した組織数"], rows)
+    pt = tables.get("practice_table")
+    if pt:
+        rows = []
+        for r in pt["rows"]:
+            cases = "\n".join(f"{c['ref']}：{c['title']}（{c['n_orgs']}）" for c in r["cases"])
+            rows.append([f"{r['problem']}（{r['n_problem_orgs']}）", f"{r['practice']}（{r['n_orgs']}）", cases])
+        out["図表35 課題とプラクティス"] = (["課題（お悩み）", "プラクティス", "各大学の取り組み事例"], rows)
+    return out
+
+
+def crosstab_rows(ct: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    header = ["code", "label"] + [f"{v} (n={ct['totals'][v]})" for v in ct["values"]] + ["total", "χ²", "p"]
+    rows = []
+    for r in ct["rows"]:
+        cells = [f"{r['counts'][v]} ({r['expected'].get(v, 0):.1f})" if r["expected"] else str(r["counts"][v]) for v in ct["values"]]
+        rows.append([r["code_id"], r["label"]] + cells + [str(r["total"]), "" if r["chi2"] is None else f"{r['chi2']:.3f}",
+                     "" if r["p"] is None else f"{r['p']:.4f}"])
+    return header, rows
+
+
+# ---------------------------------------------------------------- renderers
+def to_json(tables: Mapping[str, Any]) -> str:
+    return json.dumps(tables, ensure_ascii=False, indent=2) + "\n"
+
+
+def _md_escape(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", "<br>")
+
+
+def to_markdown(tables: Mapping[str, Any], title: str = "ヒアリング調査の集計表") -> str:
+    lines = [f"# {title}", ""]
+    if tables.get("draft"):
+        lines += [f"> **{DRAFT}**", ""]
+    for name, (header, rows) in table_rows(tables).items():
+        lines += [f"## {name}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
+        lines.append("")
+    lines.append("※ 括弧内はヒアリングにて該当の内容について言及のあった組織の属性。数字は同じ属性の組織から複数の言及があった場合の数。")
+    return "\n".join(lines) + "\n"
+
+
+def to_html(tables: Mapping[str, Any], title: str = "ヒアリング調査の集計表") -> str:
+    parts = [
+        "<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>",
+        "body{font-family:'Noto Sans JP','Hiragino Sans','Yu Gothic',sans-serif;margin:2em;}",
+        "table{border-collapse:collapse;margin-bottom:2em;}th,td{border:1px solid #999;padding:.4em;vertical-align:top;white-space:pre-wrap;}",
+        "th{background:#eef;} .draft{color:#b00;font-weight:bold;}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    if tables.get("draft"):
+        parts.append(f"<p class='draft'>{html.escape(DRAFT)}</p>")
+    for name, (header, rows) in table_rows(tables).items():
+        parts.append(f"<h2>{html.escape(name)}</h2><table><thead><tr>")
+        parts += [f"<th>{html.escape(h)}</th>" for h in header]
+        parts.append("</tr></thead><tbody>")
+        for row in rows:
+            parts.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>")
+        parts.append("</tbody></table>")
+    parts.append("</body></html>\n")
+    return "".join(parts)
+
+
+def to_csv_files(tables: Mapping[str, Any]) -> dict[str, str]:
+    """One CSV text per table, keyed by a file-name stem."""
+    out = {}
+    for name, (header, rows) in table_rows(tables).items():
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        if tables.get("draft"):
+            w.writerow([DRAFT])
+        w.writerow(header)
+        w.writerows(rows)
+        out[name.split(" ")[0]] = buf.getvalue()
+    return out
+
+
+def to_xlsx(tables: Mapping[str, Any], path: Path, *, transform: Transform | None = None) -> None:
+    """One sheet per table: wrapped cells, column widths, frozen header, Japanese as it opens."""
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    head = wb.add_format({"bold": True, "bg_color": "#DDE6F5", "border": 1, "text_wrap": True, "valign": "top", "font_name": "Meiryo"})
+    cell = wb.add_format({"text_wrap": True, "border": 1, "valign": "top", "font_name": "Meiryo"})
+    warn = wb.add_format({"bold": True, "font_color": "#B00000"})
+    used: set[str] = set()
+    for name, (header, rows) in table_rows(tables).items():
+        sheet_name = _sheet_name(name, used)
+        ws = wb.add_worksheet(sheet_name)
+        r0 = 0
+        if tables.get("draft"):
+            ws.write(0, 0, DRAFT, warn)
+            r0 = 1
+        for c, h in enumerate(header):
+            ws.write(r0, c, h, head)
+        for i, row in enumerate(rows, start=r0 + 1):
+            for c, v in enumerate(row):
+                ws.write_string(i, c, transform(v) if transform else v, cell)
+        for c, h in enumerate(header):
+            longest = max([len(h)] + [max((len(x) for x in str(row[c]).split("\n")), default=0) for row in rows])
+            ws.set_column(c, c, min(max(10, longest * 1.6), 60))
+        ws.freeze_panes(r0 + 1, 0)
+    wb.close()
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    base = "".join(ch for ch in name if ch not in "[]:*?/\\")[:31]
+    cand, i = base, 2
+    while cand in used:
+        cand = f"{base[:28]}({i})"
+        i += 1
+    used.add(cand)
+    return cand
+
+
+def write_tables(tables: Mapping[str, Any], out_dir: Path, formats=FORMATS, *, transform: Transform | None = None) -> list[Path]:
+    """Write ``tables`` in each format under ``out_dir``; returns the files written.
+
+    ``transform`` is applied to every text that leaves the toolkit (used by the anonymity guard).
+    """
+    out_dir = Path(out_dir)
+    t = transform or (lambda s: s)
+    written = []
+    if "json" in formats:
+        p = out_dir / "tables.json"
+        atomic_write_text(p, t(to_json(tables)))
+        written.append(p)
+    if "md" in formats:
+        p = out_dir / "tables.md"
+        atomic_write_text(p, t(to_markdown(tables)))
+        written.append(p)
+    if "html" in formats:
+        p = out_dir / "tables.html"
+        atomic_write_text(p, t(to_html(tables)))
+        written.append(p)
+    if "csv" in formats:
+        for stem, text in to_csv_files(tables).items():
+            p = out_dir / f"{stem}.csv"
+            atomic_write_text(p, t(text))
+            written.append(p)
+    if "xlsx" in formats:
+        p = out_dir / "tables.xlsx"
+        to_xlsx(tables, p, transform=transform)
+        written.append(p)
+    return written
