@@ -286,5 +286,152 @@ def crosstab(project: Path, variable: str, codes, unit: str, fmt: str, output: P
         click.echo(text, nl=False)
 
 
+# ---------------------------------------------------------------- review
+@export.command("review")
+@project_option
+@click.option("--format", "fmt", type=click.Choice(["xlsx"]), default="xlsx", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("review.xlsx"),
+              show_default=True, help="Workbook to write.")
+@click.option("--coder", help="Only suggestions this person has not decided yet (default: those nobody decided).")
+@click.option("--compare", multiple=True, help="Instead: the disagreements of these two coders, for adjudication (give twice).")
+@click.option("--transcript", "transcripts", multiple=True, help="Only these transcripts (repeatable).")
+def export_review_cmd(project: Path, fmt: str, output: Path, coder: str | None, compare, transcripts):
+    """Write a review sheet: each pending suggestion with its paragraph, the matched words (red),
+    the code's definition and a decision drop-down (accept / reject / change to <code id>).
+
+    Fill it in Excel or LibreOffice, then: import review FILE --coder NAME. With --compare A
+    --compare B the rows are A's and B's disagreements, to be settled as coder 'adjudicated'.
+
+    Example: python cli.py export review --format xlsx --coder hanako -o review-hanako.xlsx
+    """
+    from coding.nlp import atomic_write_bytes
+    from coding.project import Project
+    from coding.review import review_items, write_review_xlsx
+
+    if compare and len(compare) != 2:
+        raise click.UsageError("give --compare exactly twice, e.g. --compare hanako --compare taro")
+    p = Project.open(project)
+    if compare:
+        _known_coders(p, compare)
+    unknown = [t for t in transcripts if t not in p.by_id]
+    if unknown:
+        raise click.UsageError(f"unknown transcript id(s): {', '.join(unknown)}")
+    items = review_items(p, coder=coder, compare=tuple(compare), transcripts=list(transcripts) or None)
+    atomic_write_bytes(output, write_review_xlsx(p, items, compare=tuple(compare)))
+    what = f"disagreement(s) of {compare[0]} and {compare[1]}" if compare else "suggestion(s) to review"
+    click.echo(f"wrote {output}: {len(items)} {what}")
+    if not items and not compare and not p.store().suggestions:
+        click.echo("no suggestions yet: run python cli.py code first")
+
+
+@import_.command("review")
+@project_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--coder", required=True, help="Whose decisions these are (codings/<coder>.csv).")
+def import_review_cmd(project: Path, file: Path, coder: str):
+    """Apply a filled review sheet: accept / reject / change to <code id> become this coder's
+    decisions; rows left empty stay pending. A malformed sheet is refused whole, naming the row.
+
+    Example: python cli.py import review review-hanako.xlsx --coder hanako
+    """
+    from coding.project import Project
+    from coding.review import import_review
+
+    p = Project.open(project)
+    res = import_review(p, file, coder=coder)
+    click.echo(
+        f"{coder}: {res.accepted} accepted, {res.rejected} rejected, {res.changed} changed; "
+        f"{res.pending} row(s) left pending; {res.added} new decision(s), {res.updated} updated"
+    )
+    click.echo(f"wrote {res.path}")
+
+
+# ---------------------------------------------------------------- agreement / adjudicate
+@cli.command()
+@project_option
+@click.option("--coder", "coders", multiple=True, required=True, help="A coder to compare (exactly two; 'auto' = the tagger).")
+@click.option("--code", "codes", multiple=True, help="Only these codes (repeatable; default: every code either coder used).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
+def agreement(project: Path, coders, codes, fmt: str, output: Path | None):
+    """Intercoder agreement of two coders over segments (sentences): Cohen's kappa, Krippendorff's
+    alpha and percent agreement per code and overall, then the disagreements to discuss.
+
+    Only transcripts both coders worked on count. 'auto' compares the tagger with a person.
+
+    Example: python cli.py agreement --coder hanako --coder taro --format json
+    """
+    import json
+
+    from coding.agreement import compare_coders, format_report
+    from coding.project import Project
+    from coding.store import atomic_write_text
+
+    if len(coders) != 2:
+        raise click.UsageError("give exactly two --coder options, e.g. --coder hanako --coder taro")
+    p = Project.open(project)
+    _known_coders(p, coders)
+    rep = compare_coders(p.store(), p.by_id, coders[0], coders[1], codes=list(codes) or None, code_order=list(p.codebook.codes))
+    text = json.dumps(rep.to_dict(), ensure_ascii=False, indent=2) + "\n" if fmt == "json" else format_report(rep)
+    if output:
+        atomic_write_text(output, text)
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+def _known_coders(p, coders):
+    from coding.store import AUTO
+
+    known = set(p.store().coders) | {AUTO}
+    unknown = [c for c in coders if c not in known]
+    if unknown:
+        raise click.ClickException(
+            f"no decisions by {', '.join(unknown)} in {p.root / 'codings'} (known coders: {', '.join(sorted(known))})"
+        )
+
+
+@cli.command()
+@project_option
+@click.option("--coder", "coders", multiple=True, required=True, help="The two coders to settle (exactly two).")
+@click.option("--prefer", help="Settle every disagreement as this coder decided (default: leave them open).")
+@click.option("--into", default="adjudicated", show_default=True, help="The coder that receives the final set.")
+def adjudicate(project: Path, coders, prefer: str | None, into: str):
+    """Settle two coders into a final set (coder 'adjudicated'): what both coded is accepted, what
+    both rejected is rejected, and disagreements follow --prefer or stay open for the team.
+
+    Decisions already in codings/adjudicated.csv are never overwritten. Settle open disagreements
+    in a review sheet (export review --compare A --compare B) imported with --coder adjudicated,
+    then build tables with --coder adjudicated.
+
+    Example: python cli.py adjudicate --coder hanako --coder taro
+    """
+    from coding.agreement import adjudicate as settle
+    from coding.project import Project
+    from coding.review import save_decisions
+
+    if len(coders) != 2:
+        raise click.UsageError("give exactly two --coder options, e.g. --coder hanako --coder taro")
+    if prefer is not None and prefer not in coders:
+        raise click.UsageError(f"--prefer must be one of the two coders ({coders[0]} or {coders[1]})")
+    if into in coders or into == "auto":
+        raise click.UsageError(f"--into must name a coder other than {', '.join(coders)} and auto")
+    p = Project.open(project)
+    _known_coders(p, coders)
+    res = settle(p.store(), p.by_id, coders[0], coders[1], into=into, prefer=prefer)
+    path = save_decisions(p, into, res.rows)
+    click.echo(
+        f"{into}: {res.agreed} agreed coding(s), {res.rejected} suggestion(s) both rejected"
+        + (f", {res.preferred} settled by --prefer {prefer}" if prefer else "")
+        + (f", {res.already} already decided" if res.already else "")
+    )
+    if res.open:
+        click.echo(
+            f"{len(res.open)} disagreement(s) left open: python cli.py export review --compare {coders[0]} "
+            f"--compare {coders[1]} -o disagreements.xlsx, decide, then import review disagreements.xlsx --coder {into}"
+        )
+    click.echo(f"wrote {path}")
+
+
 if __name__ == "__main__":
     cli()

@@ -1,0 +1,426 @@
+"""Reviewing suggestions: an Excel round trip and a local web page, both saving per-coder decisions.
+
+A **review item** is a (segment, code) a person should decide on: a suggestion that coder has not
+decided yet, or (for adjudication, ``compare``) a unit two coders disagree on. A decision is one
+of ``accept`` (the coding is confirmed: ``accepted`` when the tagger suggested it, else
+``manual``), ``reject``, or ``change to <code id>`` (reject this code, confirm the other on the
+same span). People may also add a code to any span (``manual``).
+
+Every path saves through :func:`save_decisions`: the coder's decisions are re-read from disk,
+re-anchored to the current transcripts, merged (``Store.merge``) and written atomically
+(``Store.save``), so a decision is on disk as soon as it is made and survives ``code`` re-runs and
+transcript edits like any other decision.
+"""
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterable, Literal, Mapping, Sequence
+
+from .agreement import compare_coders
+from .errors import StoreError
+from .store import AUTO, CODER_RE, Coding, Store, reanchor, validate_against
+from .transcripts import Transcript
+
+Action = Literal["accept", "reject", "change", "add"]
+
+
+# ---------------------------------------------------------------- saving
+def check_coder(coder: str) -> str:
+    """A person's coder name: a file name under codings/, never the tagger's ``auto``."""
+    if not coder or not CODER_RE.match(coder) or coder == AUTO:
+        raise StoreError(f"coder '{coder}' is not a valid name for a person (no spaces or / \\ : * ? \" < > |; not 'auto')")
+    return coder
+
+
+def save_decisions(p, coder: str, rows: Iterable[Coding]) -> Path:
+    """Merge ``rows`` into ``coder``'s decisions and write ``codings/<coder>.csv`` atomically.
+
+    The coder's decisions are read afresh (another tool may have written since) and those whose
+    transcript was edited are first moved to where their text now is, so that a new decision on
+    the moved span replaces the old one instead of sitting beside it.
+    """
+    check_coder(coder)
+    store = Store.open(p.root)
+    current = store.decisions.get(coder, [])
+    moved = []
+    for r in current:
+        a = reanchor(r, p.by_id.get(r.transcript_id))
+        moved.append(replace(a, anchor="ok") if a.anchor == "moved" else replace(r, anchor="ok"))
+    store.decisions[coder] = moved
+    store.merge(coder, list(rows))
+    return store.save(coder, p.codebook.effective_ref)
+
+
+def decision_rows(
+    action: Action,
+    *,
+    transcript: Transcript,
+    start: int,
+    end: int,
+    code_id: str,
+    coder: str,
+    suggested: set[tuple[str, int, int, str]],
+    to: str | None = None,
+    quote: bool = False,
+    memo: str = "",
+) -> list[Coding]:
+    """The decision rows one review action writes (see the module docstring)."""
+    text = transcript.body[start:end]
+
+    def confirm(code: str) -> Coding:
+        status = "accepted" if (transcript.id, start, end, code) in suggested else "manual"
+        return Coding(transcript.id, start, end, text, code, status, coder, quote=quote, memo=memo)
+
+    if action in ("accept", "add"):
+        return [confirm(code_id)]
+    if action == "reject":
+        return [Coding(transcript.id, start, end, text, code_id, "rejected", coder, memo=memo)]
+    if action == "change":
+        if not to:
+            raise StoreError("change needs the code to change to")
+        if to == code_id:
+            return [confirm(code_id)]
+        return [Coding(transcript.id, start, end, text, code_id, "rejected", coder), confirm(to)]
+    raise StoreError(f"unknown review action '{action}'")
+
+
+# ---------------------------------------------------------------- review items
+@dataclass(frozen=True)
+class ReviewItem:
+    transcript_id: str
+    start: int
+    end: int
+    text: str
+    code_id: str
+    matched: tuple[str, ...] = ()
+    score: float | None = None
+    pattern: str = ""
+    others: Mapping[str, str] = field(default_factory=dict)  # coder → what they decided (compare)
+
+    @property
+    def key(self) -> tuple[str, int, int, str]:
+        return (self.transcript_id, self.start, self.end, self.code_id)
+
+
+def pending_for(store: Store, transcripts: Mapping[str, Transcript], coder: str | None) -> list[Coding]:
+    """Suggestions ``coder`` has not decided on (any person when ``coder`` is None)."""
+    if coder is None:
+        return [s for s in store.pending(transcripts) if s.transcript_id in transcripts]
+    decided = {r.key for r in store.anchored(transcripts) if r.coder == coder and r.anchor != "stale"}
+    return [s for s in store.suggestions if s.key not in decided and s.transcript_id in transcripts]
+
+
+def review_items(
+    p,
+    *,
+    coder: str | None = None,
+    compare: Sequence[str] = (),
+    transcripts: Sequence[str] | None = None,
+) -> list[ReviewItem]:
+    """What to review: the suggestions ``coder`` has not decided (or nobody has, without a coder),
+    or — with ``compare=(a, b)`` — the segments and codes on which a and b disagree and which
+    ``coder`` (default ``adjudicated``) has not settled yet."""
+    by_id = {tid: t for tid, t in p.by_id.items() if transcripts is None or tid in transcripts}
+    store = p.store()
+    order = {t.id: i for i, t in enumerate(p.transcripts)}
+    if compare:
+        if len(compare) != 2:
+            raise StoreError("compare needs exactly two coders")
+        a, b = compare
+        rep = compare_coders(store, by_id, a, b)
+        target = coder or "adjudicated"
+        mine = [r for r in store.anchored(by_id) if r.coder == target and r.anchor != "stale"]
+        done = {(r.transcript_id, r.code_id) + (r.start, r.end) for r in mine}
+        sugg = {s.key: s for s in store.suggestions}
+        items = []
+        for d in rep.disagreements:
+            if (d.transcript_id, d.code_id, d.start, d.end) in done:
+                continue
+            s = sugg.get((d.transcript_id, d.start, d.end, d.code_id))
+            others = {d.coded_by: "coded", d.other: d.other_status}
+            items.append(ReviewItem(d.transcript_id, d.start, d.end, d.text, d.code_id,
+                                    tuple(s.matched.split("|")) if s and s.matched else (),
+                                    s.score if s else None, s.pattern if s else "", {c: others[c] for c in (a, b)}))
+        return sorted(items, key=lambda i: (order.get(i.transcript_id, 0), i.start, i.end, i.code_id))
+    rows = pending_for(store, by_id, coder)
+    items = [
+        ReviewItem(s.transcript_id, s.start, s.end, s.text, s.code_id, tuple(m for m in s.matched.split("|") if m),
+                   s.score, s.pattern)
+        for s in rows
+    ]
+    return sorted(items, key=lambda i: (order.get(i.transcript_id, 0), i.start, i.end, i.code_id))
+
+
+# ---------------------------------------------------------------- Excel sheet
+SHEET = "review"
+COLUMNS = ["transcript_id", "org", "start", "end", "segment", "paragraph", "code_id", "label", "definition",
+           "matched", "score"]
+DECISION_COLUMNS = ["decision", "quote", "memo"]
+REQUIRED = ("transcript_id", "start", "end", "segment", "code_id", "decision")
+ACCEPT = ("accept", "accepted")
+REJECT = ("reject", "rejected")
+CHANGE_RE = re.compile(r"^\s*change\s+to\s*[:：]?\s*(.+?)\s*$", re.I)
+HOWTO = [
+    "How to review / レビューの手順",
+    "",
+    "Each row of the 'review' sheet is a code suggested for a segment (a sentence) of an interview.",
+    "各行は、インタビュー記録の一文（segment）に提案されたコードです。",
+    "Read the segment (matched words in red), its paragraph and the code's definition, then choose in 'decision':",
+    "segment（一致した語は赤字）、paragraph、コードの definition を読み、decision 列で選んでください：",
+    "  accept — the code applies / 採用",
+    "  reject — it does not / 却下",
+    "  change to <code id> — another code applies instead / 別のコードに変更",
+    "Leave 'decision' empty to decide later: the row stays pending. / 空欄の行は未決のまま残ります。",
+    "'quote' = yes marks the segment as a quote for the tables; 'memo' is free text.",
+    "Do not edit the columns transcript_id, start, end, segment or code_id.",
+    "Then: python cli.py import review THIS_FILE.xlsx --coder YOUR_NAME",
+]
+
+
+def _matched_runs(text: str, words: Sequence[str]) -> list[tuple[str, bool]]:
+    """Split ``text`` into runs, True where one of ``words`` occurs (to show matches in red)."""
+    marks = [False] * len(text)
+    for w in words:
+        if not w:
+            continue
+        for m in re.finditer(re.escape(w), text):
+            for i in range(m.start(), m.end()):
+                marks[i] = True
+    runs: list[tuple[str, bool]] = []
+    for ch, mk in zip(text, marks):
+        if runs and runs[-1][1] == mk:
+            runs[-1] = (runs[-1][0] + ch, mk)
+        else:
+            runs.append((ch, mk))
+    return runs
+
+
+def write_review_xlsx(p, items: Sequence[ReviewItem], *, compare: Sequence[str] = ()) -> bytes:
+    """The review workbook as bytes: one sheet 'review' with filters, a drop-down decision
+    column (accept / reject / change to <code id>), conditional colours, a 'codes' sheet with every
+    codable code and its definition, and a 'howto' sheet."""
+    import xlsxwriter
+
+    cb = p.codebook
+    codable = [c for c in cb.codes.values() if c.codable]
+    choices = ["accept", "reject"] + [f"change to {c.id}" for c in codable]
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False})
+    head = wb.add_format({"bold": True, "bg_color": "#DDE5F0", "border": 1, "text_wrap": True, "valign": "top"})
+    wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+    top = wb.add_format({"valign": "top"})
+    red = wb.add_format({"color": "#C00000", "bold": True})
+    decision_fmt = wb.add_format({"valign": "top", "bg_color": "#FFF8DC", "border": 1})
+    ws = wb.add_worksheet(SHEET)
+    columns = COLUMNS + list(compare) + DECISION_COLUMNS
+    widths = {"transcript_id": 9, "org": 10, "start": 6, "end": 6, "segment": 50, "paragraph": 60, "code_id": 14,
+              "label": 22, "definition": 40, "matched": 14, "score": 6, "decision": 22, "quote": 7, "memo": 24}
+    for col, name in enumerate(columns):
+        ws.write(0, col, name, head)
+        ws.set_column(col, col, widths.get(name, 12))
+    by_id = p.by_id
+    for row, it in enumerate(items, start=1):
+        t = by_id[it.transcript_id]
+        para = t.paragraph_at(it.start)
+        code = cb.codes.get(it.code_id)
+        values = {
+            "transcript_id": it.transcript_id, "org": t.attributes.get("org", ""), "start": it.start, "end": it.end,
+            "paragraph": para.text if para else "", "code_id": it.code_id, "label": code.label if code else "",
+            "definition": code.definition if code else "", "matched": "、".join(it.matched),
+            "score": "" if it.score is None else round(it.score, 3),
+        }
+        values.update({c: it.others.get(c, "") for c in compare})
+        for col, name in enumerate(columns):
+            if name == "segment":
+                runs = _matched_runs(it.text, it.matched)
+                if any(mk for _, mk in runs) and len(runs) > 1:
+                    parts = []
+                    for s, mk in runs:
+                        parts += [red, s] if mk else [s]
+                    ws.write_rich_string(row, col, *parts, wrap)
+                else:
+                    ws.write_string(row, col, it.text, wrap)
+            elif name in DECISION_COLUMNS:
+                ws.write_blank(row, col, None, decision_fmt)
+            elif name in ("start", "end"):
+                ws.write_number(row, col, values[name], top)
+            elif name == "score" and values[name] != "":
+                ws.write_number(row, col, values[name], top)
+            else:
+                ws.write_string(row, col, str(values.get(name, "")), wrap if name in ("paragraph", "definition") else top)
+    last = max(len(items), 1)
+    dcol = columns.index("decision")
+    ws.data_validation(1, dcol, last, dcol, {
+        "validate": "list", "source": f"=lists!$A$1:$A${len(choices)}",
+        "input_title": "decision", "input_message": "accept / reject / change to <code id>; empty = decide later",
+        "error_title": "Not a decision", "error_message": "Choose accept, reject or change to <code id> from the list.",
+    })
+    ws.data_validation(1, dcol + 1, last, dcol + 1, {"validate": "list", "source": ["yes", ""]})
+    green = wb.add_format({"bg_color": "#C6EFCE"})
+    pink = wb.add_format({"bg_color": "#FFC7CE"})
+    amber = wb.add_format({"bg_color": "#FFEB9C"})
+    rng = (1, dcol, last, dcol)
+    ws.conditional_format(*rng, {"type": "text", "criteria": "begins with", "value": "accept", "format": green})
+    ws.conditional_format(*rng, {"type": "text", "criteria": "begins with", "value": "reject", "format": pink})
+    ws.conditional_format(*rng, {"type": "text", "criteria": "begins with", "value": "change", "format": amber})
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, last, len(columns) - 1)
+    lists = wb.add_worksheet("lists")
+    for i, c in enumerate(choices):
+        lists.write_string(i, 0, c)
+    lists.hide()
+    cs = wb.add_worksheet("codes")
+    for col, (name, w) in enumerate([("code_id", 16), ("kind", 10), ("label", 30), ("parent", 14), ("definition", 80)]):
+        cs.write(0, col, name, head)
+        cs.set_column(col, col, w)
+    for row, c in enumerate(codable, start=1):
+        for col, v in enumerate([c.id, c.kind, c.label, c.parent or "", c.definition]):
+            cs.write_string(row, col, v, wrap)
+    cs.freeze_panes(1, 0)
+    cs.autofilter(0, 0, len(codable), 4)
+    hs = wb.add_worksheet("howto")
+    hs.set_column(0, 0, 110)
+    for i, line in enumerate(HOWTO):
+        hs.write_string(i, 0, line, head if i == 0 else top)
+    wb.close()
+    return buf.getvalue()
+
+
+@dataclass
+class ReviewImport:
+    rows: list[Coding] = field(default_factory=list)
+    accepted: int = 0
+    rejected: int = 0
+    changed: int = 0
+    pending: int = 0
+    added: int = 0
+    updated: int = 0
+    path: Path | None = None
+
+
+def _cell_int(value, name: str) -> int:
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, (int, float)) and float(value).is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    raise ValueError
+
+
+def read_review_xlsx(p, path: Path | str, *, coder: str) -> ReviewImport:
+    """Read a filled review sheet into decision rows for ``coder``. Empty decisions stay pending.
+
+    A malformed sheet is refused whole: :class:`StoreError` lists every bad row as
+    ``FILE: row N: what is wrong``, and nothing is written.
+    """
+    import openpyxl
+
+    check_coder(coder)
+    path = Path(path)
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except FileNotFoundError:
+        raise StoreError(f"{path}: not found") from None
+    except Exception as e:  # zipfile.BadZipFile, KeyError, InvalidFileException ...
+        raise StoreError(f"{path}: not an Excel workbook (.xlsx): {e}") from None
+    try:
+        if SHEET not in wb.sheetnames:
+            raise StoreError(f"{path}: no sheet '{SHEET}' (sheets: {', '.join(wb.sheetnames)}); export one with: python cli.py export review")
+        rows = list(wb[SHEET].iter_rows(values_only=True))
+    finally:
+        wb.close()
+    if not rows:
+        raise StoreError(f"{path}: sheet '{SHEET}' row 1: no header")
+    header = [str(h).strip() if h is not None else "" for h in rows[0]]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise StoreError(f"{path}: sheet '{SHEET}' row 1: missing column(s) {', '.join(missing)}; the header must keep "
+                         f"the exported names ({', '.join(REQUIRED)})")
+    col = {name: header.index(name) for name in header if name}
+    cb = p.codebook
+    by_id = p.by_id
+    sugg = {s.key for s in p.store().suggestions}
+    res = ReviewImport()
+    problems: list[str] = []
+    seen: dict[tuple, int] = {}
+    for rowno, values in enumerate(rows[1:], start=2):
+        get = lambda name: values[col[name]] if name in col and col[name] < len(values) else None  # noqa: E731
+        if all(v is None or str(v).strip() == "" for v in values):
+            continue
+        where = f"{path}: row {rowno}"
+        raw = get("decision")
+        decision = "" if raw is None else str(raw).strip()
+        if not decision:
+            res.pending += 1
+            continue
+        try:
+            start, end = _cell_int(get("start"), "start"), _cell_int(get("end"), "end")
+        except ValueError:
+            problems.append(f"{where}: start/end must be whole numbers (got '{get('start')}', '{get('end')}')")
+            continue
+        tid = str(get("transcript_id") or "").strip()
+        code_id = str(get("code_id") or "").strip()
+        text = "" if get("segment") is None else str(get("segment"))
+        low = decision.lower()
+        m = CHANGE_RE.match(decision)
+        if low in ACCEPT:
+            action, to = "accept", None
+        elif low in REJECT:
+            action, to = "reject", None
+        elif m:
+            action, to = "change", m.group(1)
+            if to not in cb.codes:
+                problems.append(f"{where}: decision '{decision}': unknown code id '{to}'")
+                continue
+            if not cb.codes[to].codable:
+                problems.append(f"{where}: decision '{decision}': '{to}' is a group, not a codable code")
+                continue
+        else:
+            problems.append(f"{where}: decision '{decision}' is not accept, reject or change to <code id> (leave it empty to decide later)")
+            continue
+        probe = Coding(tid, start, end, text, code_id, "accepted", coder, row=rowno)
+        bad = validate_against([probe], by_id, cb.codes, str(path))
+        if bad:
+            problems.extend(bad)
+            continue
+        if not text:
+            problems.append(f"{where}: the segment cell is empty; it must keep the exported text")
+            continue
+        key = (tid, start, end, code_id)
+        if key in seen:
+            problems.append(f"{where}: the same segment and code as row {seen[key]}")
+            continue
+        seen[key] = rowno
+        anchored = reanchor(probe, by_id[tid])
+        quote_cell = get("quote")
+        quote = str(quote_cell).strip().lower() in ("yes", "y", "true", "1", "x", "○") if quote_cell is not None else False
+        memo = "" if get("memo") is None else str(get("memo"))
+        res.rows.extend(decision_rows(action, transcript=by_id[tid], start=anchored.start, end=anchored.end, code_id=code_id,
+                                      coder=coder, suggested=sugg, to=to, quote=quote, memo=memo))
+        if action == "accept":
+            res.accepted += 1
+        elif action == "reject":
+            res.rejected += 1
+        else:
+            res.changed += 1
+    if problems:
+        raise StoreError(f"{path}: {len(problems)} bad row(s); nothing was imported", problems)
+    return res
+
+
+def import_review(p, path: Path | str, *, coder: str) -> ReviewImport:
+    """Apply a filled review sheet: decisions for ``coder`` are merged and saved atomically."""
+    res = read_review_xlsx(p, path, coder=coder)
+    before = {r.key: r for r in Store.open(p.root).decisions.get(coder, [])}
+    res.path = save_decisions(p, coder, res.rows)
+    for r in res.rows:
+        old = before.get(r.key)
+        if old is None:
+            res.added += 1
+        elif (old.status, old.quote, old.memo) != (r.status, r.quote, r.memo):
+            res.updated += 1
+    return res

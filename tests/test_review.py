@@ -1,0 +1,213 @@
+"""The Excel review round trip: what the sheet shows, how decisions come back, what is refused."""
+from __future__ import annotations
+
+import csv
+import io
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from cli import cli
+from coding.errors import StoreError
+from coding.project import Project, code_project
+from coding.review import import_review, review_items, write_review_xlsx
+
+BODY = ("A: 必然的に日本企業が多くなり、海外からの問い合わせは多くない。\n\n"
+        "A: 共同研究になってしまうと成果が共同発明になり、共有特許になってしまう。\n\n"
+        "A: 専門人材が慢性的に不足している。𠮷野家の話では、展示会に出しても成約につながらない。\n")
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture
+def coded(project, write):
+    write("b.md", BODY, id="JP-B")
+    code_project(Project.open(project))
+    return project
+
+
+def sheet_rows(path):
+    wb = openpyxl.load_workbook(path)
+    ws = wb["review"]
+    rows = list(ws.iter_rows(values_only=True))
+    return wb, ws, rows[0], [dict(zip(rows[0], r)) for r in rows[1:]]
+
+
+def fill(path, decisions, **extra):
+    """decisions: (code_id, segment prefix) → decision text; extra: column → {(code, prefix): value}."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb["review"]
+    header = [c.value for c in ws[1]]
+    for row in ws.iter_rows(min_row=2):
+        rec = dict(zip(header, (c.value for c in row)))
+        for (code, prefix), value in decisions.items():
+            if rec["code_id"] == code and rec["segment"].startswith(prefix):
+                row[header.index("decision")].value = value
+        for column, values in extra.items():
+            for (code, prefix), value in values.items():
+                if rec["code_id"] == code and rec["segment"].startswith(prefix):
+                    row[header.index(column)].value = value
+    wb.save(path)
+
+
+def decisions_csv(project, coder="hanako"):
+    text = (project / "codings" / f"{coder}.csv").read_text(encoding="utf-8")
+    return [(r["code_id"], r["status"], r["text"][:8], r["quote"], r["memo"]) for r in csv.DictReader(io.StringIO(text))]
+
+
+def test_sheet_shows_context_matches_definition_and_a_dropdown(coded, tmp_path):
+    out = tmp_path / "r.xlsx"
+    res = run("export", "review", "--format", "xlsx", "-o", out, "--project", coded)
+    assert res.exit_code == 0 and "7 suggestion(s) to review" in res.output, res.output
+    wb, ws, header, rows = sheet_rows(out)
+    assert list(header) == ["transcript_id", "org", "start", "end", "segment", "paragraph", "code_id", "label",
+                            "definition", "matched", "score", "decision", "quote", "memo"]
+    p = Project.open(coded)
+    body = p.by_id["JP-B"].body
+    r = next(r for r in rows if r["code_id"] == "課題⑧")
+    assert body[r["start"]:r["end"]] == r["segment"] == "専門人材が慢性的に不足している。"
+    assert r["paragraph"] == "専門人材が慢性的に不足している。𠮷野家の話では、展示会に出しても成約につながらない。"
+    assert r["definition"] == p.codebook.codes["課題⑧"].definition and r["label"] == p.codebook.codes["課題⑧"].label
+    assert r["matched"] == "人材、不足" and r["decision"] is None and r["org"] == "T大学"
+    # offsets are code points: the segment after 𠮷 still lines up
+    yoshi = next(r for r in rows if r["code_id"] == "交渉前")
+    assert body[yoshi["start"]:yoshi["end"]] == yoshi["segment"] and yoshi["segment"].startswith("𠮷野家")
+    (dv,) = [d for d in ws.data_validations.dataValidation if "L" in str(d.sqref)]
+    assert dv.type == "list" and str(dv.sqref) == "L2:L8"
+    choices = [c.value for c in wb["lists"]["A"]]
+    assert dv.formula1 == f"lists!$A$1:$A${len(choices)}"
+    assert choices[:3] == ["accept", "reject", "change to 交渉前"] and "change to 課題⑫" in choices
+    assert "change to 課題" not in choices  # a group cannot be coded
+    assert ws.auto_filter.ref == "A1:N8" and ws.freeze_panes == "A2"
+    rich = openpyxl.load_workbook(out, rich_text=True)["review"]
+    seg = next(row[4].value for row in rich.iter_rows(min_row=2) if row[6].value == "課題⑧")
+    red = [str(part.text) for part in seg if getattr(getattr(part, "font", None), "b", False)
+           and part.font.color.rgb == "FFC00000"]
+    assert red == ["人材", "不足"]
+
+
+def test_decisions_come_back_and_empty_cells_stay_pending(coded, tmp_path):
+    out = tmp_path / "r.xlsx"
+    assert run("export", "review", "-o", out, "--coder", "hanako", "--project", coded).exit_code == 0
+    fill(out, {("課題⑧", "専門"): "accept", ("課題⑤", "共同"): "Reject", ("図表32-1", "共同"): "change to 図表32-1/日本",
+               ("課題①", "𠮷"): "accept"},
+         quote={("課題⑧", "専門"): "yes"}, memo={("課題⑤", "共同"): "共願の話ではない"})
+    res = run("import", "review", out, "--coder", "hanako", "--project", coded)
+    assert res.exit_code == 0, res.output
+    assert "hanako: 2 accepted, 1 rejected, 1 changed; 3 row(s) left pending; 5 new decision(s), 0 updated" in res.output
+    assert sorted(decisions_csv(coded)) == sorted([
+        ("図表32-1", "rejected", "共同研究になって", "", ""),
+        ("図表32-1/日本", "manual", "共同研究になって", "", ""),
+        ("課題⑤", "rejected", "共同研究になって", "", "共願の話ではない"),
+        ("課題⑧", "accepted", "専門人材が慢性的", "yes", ""),
+        ("課題①", "accepted", "𠮷野家の話では、", "", ""),
+    ])
+    p = Project.open(coded)
+    rows = [r for r in p.store().decisions["hanako"] if r.code_id == "課題①"]
+    assert p.by_id["JP-B"].body[rows[0].start:rows[0].end] == rows[0].text  # code-point offsets
+    # the next sheet for hanako holds only what she left pending; another person still sees everything
+    assert len(review_items(p, coder="hanako")) == 3
+    assert len(review_items(p, coder="taro")) == 7
+    # importing the same sheet again changes nothing
+    res = run("import", "review", out, "--coder", "hanako", "--project", coded)
+    assert "0 new decision(s), 0 updated" in res.output
+
+
+def test_review_decisions_survive_code_reruns_and_transcript_edits(coded, write, tmp_path):
+    out = tmp_path / "r.xlsx"
+    run("export", "review", "-o", out, "--project", coded)
+    fill(out, {("課題⑧", "専門"): "accept", ("課題⑤", "共同"): "reject"})
+    # the transcript is edited after the sheet was exported: the import re-anchors by the text
+    write("b.md", "Q: 冒頭に質問を足した。\n\n" + BODY, id="JP-B")
+    res = run("import", "review", out, "--coder", "hanako", "--project", coded)
+    assert res.exit_code == 0, res.output
+    p = Project.open(coded)
+    body = p.by_id["JP-B"].body
+    for r in p.store().decisions["hanako"]:
+        assert body[r.start:r.end] == r.text
+    before = (coded / "codings" / "hanako.csv").read_text(encoding="utf-8")
+    assert run("code", "--project", coded).exit_code == 0
+    assert (coded / "codings" / "hanako.csv").read_text(encoding="utf-8") == before
+    write("b.md", "Q: さらに別の質問。\n\n" + BODY, id="JP-B")  # edited again, then re-coded
+    assert run("code", "--project", coded).exit_code == 0
+    p = Project.open(coded)
+    st = p.store()
+    assert [(c.code_id, c.anchor) for c in st.resolved(p.by_id)] == [("課題⑧", "moved")]
+    assert "課題⑤" not in {s.code_id for s in st.pending(p.by_id)}
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"decision": "acept"}, "row 2: decision 'acept' is not accept, reject or change to <code id>"),
+        ({"decision": "change to 課題99"}, "row 2: decision 'change to 課題99': unknown code id '課題99'"),
+        ({"decision": "change to 課題"}, "row 2: decision 'change to 課題': '課題' is a group"),
+        ({"decision": "accept", "start": "x"}, "row 2: start/end must be whole numbers"),
+        ({"decision": "accept", "segment": "書き換えた文"}, "row 2: text does not match"),
+        ({"decision": "accept", "transcript_id": "JP-Z"}, "row 2: unknown transcript id 'JP-Z'"),
+    ],
+)
+def test_malformed_sheet_is_refused_naming_the_row(coded, tmp_path, change, message):
+    out = tmp_path / "r.xlsx"
+    run("export", "review", "-o", out, "--project", coded)
+    wb = openpyxl.load_workbook(out)
+    ws = wb["review"]
+    header = [c.value for c in ws[1]]
+    ws.cell(row=3, column=header.index("decision") + 1).value = "accept"  # a good row is not imported either
+    for column, value in change.items():
+        ws.cell(row=2, column=header.index(column) + 1).value = value
+    wb.save(out)
+    res = run("import", "review", out, "--coder", "hanako", "--project", coded)
+    assert res.exit_code == 1 and message in res.output, res.output
+    assert "r.xlsx: 1 bad row(s); nothing was imported" in res.output and "Traceback" not in res.output
+    assert not (coded / "codings").exists()
+
+
+def test_sheet_without_the_decision_column_or_not_a_workbook(coded, tmp_path):
+    out = tmp_path / "r.xlsx"
+    run("export", "review", "-o", out, "--project", coded)
+    wb = openpyxl.load_workbook(out)
+    wb["review"].cell(row=1, column=12).value = "判断"
+    wb.save(out)
+    with pytest.raises(StoreError, match=r"row 1: missing column\(s\) decision"):
+        import_review(Project.open(coded), out, coder="hanako")
+    bad = tmp_path / "bad.xlsx"
+    bad.write_text("not a workbook", encoding="utf-8")
+    res = run("import", "review", bad, "--coder", "hanako", "--project", coded)
+    assert res.exit_code == 1 and "bad.xlsx: not an Excel workbook" in res.output
+    res = run("import", "review", out, "--coder", "auto", "--project", coded)
+    assert res.exit_code == 1 and "coder 'auto' is not a valid name for a person" in res.output
+
+
+def test_compare_sheet_lists_disagreements_for_adjudication(coded, tmp_path):
+    for coder, decision in (("hanako", "accept"), ("taro", "reject")):
+        out = tmp_path / f"{coder}.xlsx"
+        run("export", "review", "-o", out, "--coder", coder, "--project", coded)
+        fill(out, {("課題⑧", "専門"): decision, ("課題①", "必然"): "accept"})
+        assert run("import", "review", out, "--coder", coder, "--project", coded).exit_code == 0
+    out = tmp_path / "d.xlsx"
+    res = run("export", "review", "--compare", "hanako", "--compare", "taro", "-o", out, "--project", coded)
+    assert res.exit_code == 0 and "1 disagreement(s) of hanako and taro" in res.output, res.output
+    _, _, header, rows = sheet_rows(out)
+    assert header[11:] == ("hanako", "taro", "decision", "quote", "memo")
+    assert [(r["code_id"], r["hanako"], r["taro"]) for r in rows] == [("課題⑧", "coded", "rejected")]
+    fill(out, {("課題⑧", "専門"): "accept"})
+    assert run("adjudicate", "--coder", "hanako", "--coder", "taro", "--project", coded).exit_code == 0
+    assert run("import", "review", out, "--coder", "adjudicated", "--project", coded).exit_code == 0
+    p = Project.open(coded)
+    final = {(c.code_id, c.status) for c in p.store().resolved(p.by_id, coders=["adjudicated"])}
+    assert final == {("課題①", "accepted"), ("課題⑧", "accepted")}
+    res = run("export", "review", "--compare", "hanako", "--compare", "taro", "-o", out, "--project", coded)
+    assert "0 disagreement(s)" in res.output
+
+
+def test_empty_review_sheet_is_still_a_valid_workbook(project, write, tmp_path):
+    write("b.md", BODY, id="JP-B")
+    p = Project.open(project)
+    out = tmp_path / "e.xlsx"
+    out.write_bytes(write_review_xlsx(p, []))
+    res = import_review(p, out, coder="hanako")
+    assert (res.rows, res.pending) == ([], 0)
