@@ -6,12 +6,13 @@ prints nothing (progress is reported through an optional callback).
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 from .codebook import Codebook, load_codebook
-from .errors import CodebookError, StoreError, TranscriptError
+from .errors import CodebookError, CodingError, StoreError, TranscriptError
 from .nlp import DocCache, NlpSettings, ParseStats, atomic_write_bytes, iter_parsed, load_nlp
 from .store import AUTO, Coding, Store, read_codings_csv, to_csv, validate_against, COLUMNS
 from .tagger import Suggestion, Tagger
@@ -64,14 +65,18 @@ class ValidationReport:
     transcripts: int = 0
     codes: int = 0
     stale: list[Coding] = field(default_factory=list)
+    names: list = field(default_factory=list)  # NameFinding: real names to be masked in outputs
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def validate_project(root: Path | str) -> ValidationReport:
-    """Check codebook, transcripts and decisions; collect every problem rather than stop at one."""
+def validate_project(root: Path | str, *, names: bool = True, jobs: int = 1) -> ValidationReport:
+    """Check codebook, transcripts and decisions; collect every problem rather than stop at one.
+
+    With ``names``, also list every real name the transcripts carry (see :mod:`coding.anonymity`).
+    """
     root = Path(root)
     rep = ValidationReport()
     cb = None
@@ -101,6 +106,11 @@ def validate_project(root: Path | str) -> ValidationReport:
                 )
     except StoreError as e:
         rep.problems.extend(e.problems or [str(e)])
+    if names and cb is not None and ts and not rep.problems:
+        try:
+            _, rep.names = find_real_names(Project(root, cb, ts), jobs=jobs)
+        except CodingError as e:
+            rep.problems.append(str(e))
     return rep
 
 
@@ -276,3 +286,85 @@ def project_crosstab(p: Project, variable: str, *, codes: Sequence[str] | None =
 
     codings = confirmed_codings(p, coders=coders, include_suggested=include_suggested)
     return crosstab(Corpus(p.transcripts, p.codebook, codings), variable, codes=codes, unit=unit)
+
+
+# ---------------------------------------------------------------- anonymity
+def find_real_names(p: Project, *, jobs: int = 1, progress: Callable[[Transcript], None] | None = None):
+    """Real names in the transcripts: anonymity.yml's, GiNZA's named entities, person-name tokens.
+
+    Returns ``(policy, findings)``. The NER parse is cached like every other parse.
+    """
+    from .anonymity import find_names, load_policy
+
+    policy = load_policy(p.root, p.transcripts)
+    docs_by_id = None
+    if policy.detect and p.transcripts:
+        settings = NlpSettings.for_needs((), ner=True, model=p.nlp_settings().model)
+        docs_by_id = {}
+        for t, docs in iter_parsed(p.transcripts, settings, DocCache(p.cache_dir / "nlp"), jobs=jobs):
+            docs_by_id[t.id] = docs
+            if progress:
+                progress(t)
+    return policy, find_names(p.transcripts, policy, docs_by_id)
+
+
+def project_guard(p: Project, *, jobs: int = 1):
+    """The anonymity guard for everything this project publishes."""
+    from .anonymity import Guard
+
+    policy, findings = find_real_names(p, jobs=jobs)
+    return Guard(policy, {f.name for f in findings})
+
+
+# ---------------------------------------------------------------- locking
+class ProjectLock:
+    """An exclusive lock on a project so two commands never interleave their writes.
+
+    The lock is an ``flock`` on a file in the system's temp folder named after the project's real
+    path (so a bad command leaves the project untouched); the kernel releases it when the process
+    ends, even when it is killed, so a crashed run never leaves a stale lock behind.
+    """
+
+    def __init__(self, root: Path | str, *, what: str = "a command"):
+        import hashlib
+
+        self.root = Path(root)
+        key = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:16]
+        self.path = Path(tempfile.gettempdir()) / "coding-locks" / f"{key}.lock"
+        self.what = what
+        self._f = None
+
+    def __enter__(self) -> "ProjectLock":
+        import fcntl
+        import os
+
+        if not self.root.is_dir():
+            return self  # no project here: opening it will say so
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            f.close()
+            raise StoreError(
+                f"{self.root}: the project is busy ({holder}); "
+                "wait for that command to finish and run this one again"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}: {self.what}")
+        f.flush()
+        self._f = f
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._f is not None:
+            import fcntl
+
+            self._f.seek(0)
+            self._f.truncate()
+            fcntl.flock(self._f.fileno(), fcntl.LOCK_UN)
+            self._f.close()
+            self._f = None
