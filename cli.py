@@ -433,5 +433,59 @@ def adjudicate(project: Path, coders, prefer: str | None, into: str):
     click.echo(f"wrote {path}")
 
 
+
+# ---------------------------------------------------------------- qdpx
+@export.command("qdpx")
+@project_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The .qdpx file to write.")
+@click.option("--coder", multiple=True, help="Only these coders' codings (repeatable; default: every person, e.g. --coder adjudicated).")
+def export_qdpx_cmd(project: Path, output: Path, coder):
+    """Write a REFI-QDA project (.qdpx) for NVivo, ATLAS.ti, MAXQDA, QualCoder...: the codebook
+    as codes (groups not codable), each transcript as a text source and a case with its
+    front-matter variables, and every accepted or manual coding as a selection (code-point offsets).
+
+    Example: python cli.py export qdpx -o outputs/study.qdpx
+    """
+    from coding.project import Project
+    from coding.qdpx import export_qdpx
+
+    p = Project.open(project)
+    res = export_qdpx(p, output, coders=list(coder) or None)
+    click.echo(
+        f"wrote {res.path}: {res.sources} source(s), {res.codes} code(s), {res.cases} case(s), "
+        f"{res.codings} coding(s)" + (f" by {', '.join(res.coders)}" if res.coders else "")
+    )
+
+
+@import_.command("qdpx")
+@project_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--coder", help="Record every coding as this coder's (default: the user who made it in the other program).")
+@click.option("--offsets", type=click.Choice(["auto", "codepoint", "utf16"]), default="auto", show_default=True,
+              help="How the file counts positions; auto picks the reading that reproduces the selections' text.")
+@click.option("--skip-unknown", is_flag=True, help="Import what maps and list the codes and sources that do not.")
+def import_qdpx_cmd(project: Path, file: Path, coder: str | None, offsets: str, skip_unknown: bool):
+    """Merge the codings of a REFI-QDA project (.qdpx, from this toolkit or NVivo, ATLAS.ti,
+    MAXQDA...) into codings/<coder>.csv. Sources are matched to transcripts by id, file name or
+    text; codes to the codebook by name. Anything that does not map refuses the whole import.
+
+    Example: python cli.py import qdpx from-nvivo.qdpx --coder hanako
+    """
+    from coding.project import Project
+    from coding.qdpx import import_qdpx
+
+    p = Project.open(project)
+    res = import_qdpx(p, file, coder=coder, offsets=offsets, skip_unknown=skip_unknown)
+    for w in res.warnings:
+        click.echo(f"warning: {w}", err=True)
+    for s in res.skipped:
+        click.echo(f"skipped: {s}", err=True)
+    click.echo(f"{len(res.matched_sources)} source(s) matched to transcripts")
+    for c, n in sorted(res.by_coder.items()):
+        click.echo(f"{c}: {n} coding(s)")
+    for f in res.files:
+        click.echo(f"wrote {f}")
+
+
 if __name__ == "__main__":
     cli()
