@@ -1,24 +1,36 @@
 """Stage 3: Japanese NLP with spaCy + GiNZA, cached so that no text is parsed twice.
 
-Each paragraph is parsed as its own ``Doc`` (GiNZA's Sudachi tokenizer refuses inputs over ~49 KB,
-and a paragraph is the widest window any rule looks at). The docs of one transcript are stored in
-one DocBin file keyed by the transcript's paragraph texts, the model name and version and the
-pipeline settings; a corrupt or foreign cache file is ignored and rebuilt.
+Each paragraph is parsed as its own doc (Sudachi refuses inputs over ~49 KB, and a paragraph is
+the widest window any rule looks at). The docs of one transcript are stored in one cache file
+keyed by the transcript's paragraph texts, the model name and version, the Sudachi and dictionary
+versions and the pipeline settings; a corrupt or foreign cache file is ignored and rebuilt.
 
-Only the components the codebook needs are run. Rules match on Sudachi's normalised form
-(``Token.norm_``: ロイヤリティ/ロイヤルティ → ロイヤリティー, ＴＬＯ → TLO, ３ → 3), which the
-tokenizer alone provides; the dependency parser is loaded only when a rule asks for DEP/HEAD or
-the denial check is set to use the parse.
+Only what the codebook needs is run:
+
+* **Lexical path** (the rules use only token attributes: phrases, ``NORM``/``LEMMA``/``TAG``/
+  ``POS`` ...): GiNZA's tokenizer is spaCy's ``JapaneseTokenizer`` over SudachiPy (split mode C).
+  This path calls SudachiPy directly and builds light :class:`LexDoc` objects with exactly the
+  tokens, ``norm_``, ``lemma_`` and ``tag_`` GiNZA's tokenizer gives (``LexDoc.to_spacy`` adds
+  ``pos`` by the same rules, for spaCy ``Matcher`` patterns). No spaCy import, no model load:
+  about 8x faster than ``nlp.make_doc`` and close to raw SudachiPy.
+* **Pipeline path** (``DEP``/``HEAD``/``MORPH``/entity rules, or ``tagger: {parse: true}``):
+  ``spacy.load(model)`` with only the needed components; docs cached as DocBin files.
+
+:func:`map_parsed` runs a function over every transcript's docs in ``jobs`` processes (each
+worker parses, caches and applies the function; only the function's small result comes back),
+holding at most a few transcripts' docs at a time, so memory stays flat as the corpus grows.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 import tempfile
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .transcripts import Transcript
 
@@ -26,8 +38,12 @@ MODEL = "ja_ginza"
 MAX_BYTES = 30000  # Sudachi's hard limit is 49149 bytes per input; stay well below.
 TOKENIZER_ATTRS = {"NORM", "LEMMA", "ORTH", "TEXT", "LOWER", "TAG", "POS", "IS_PUNCT", "IS_DIGIT", "LENGTH", "SHAPE"}
 PARSER_ATTRS = {"DEP", "HEAD", "MORPH", "SENT_START", "IS_SENT_START"}
+LEX_FORMAT = "coding-lex/1"  # bump when the lexical cache layout or tokenization changes
+JA_TOKENIZER = "spacy.ja.JapaneseTokenizer"
+GAP_TAG = "空白"
 
 
+# ---------------------------------------------------------------- settings
 @dataclass(frozen=True)
 class NlpSettings:
     """What determines a parse: the model and which components run."""
@@ -45,26 +61,78 @@ class NlpSettings:
             comps += ["tok2vec", "ner"] if "tok2vec" not in comps else ["ner"]
         return cls(model=model, components=tuple(dict.fromkeys(comps)))
 
+    @property
+    def lexical(self) -> bool:
+        """True when only the tokenizer is needed and it is plain Sudachi (no spaCy at all)."""
+        return not self.components and tokenizer_config(self.model)[0] == JA_TOKENIZER
+
     def key(self) -> str:
-        return f"{self.model}-{model_version(self.model)}-{'+'.join(self.components) or 'tok'}"
+        """Everything a cached parse depends on (no model load, no spaCy import)."""
+        libs = f"sudachipy{_dist_version('sudachipy')}-dict{_dist_version('sudachidict-core')}"
+        if self.lexical:
+            split = tokenizer_config(self.model)[1] or "A"
+            return f"{self.model}-{model_version(self.model)}-lex{split}-{libs}-{LEX_FORMAT}"
+        return f"{self.model}-{model_version(self.model)}-{'+'.join(self.components) or 'tok'}-{libs}-spacy{_dist_version('spacy')}"
 
 
 _VERSIONS: dict[str, str] = {}
 
 
-def model_version(model: str = MODEL) -> str:
-    """The installed model's version, read from package metadata (no model load)."""
-    if model not in _VERSIONS:
+def _dist_version(name: str) -> str:
+    if name not in _VERSIONS:
         try:
             from importlib.metadata import version
 
-            _VERSIONS[model] = version(model.replace("_", "-"))
-        except Exception:  # a model path or an unknown package: fall back to its meta.json
-            meta = Path(model) / "meta.json"
-            _VERSIONS[model] = json.loads(meta.read_text())["version"] if meta.exists() else "unknown"
-    return _VERSIONS[model]
+            _VERSIONS[name] = version(name)
+        except Exception:
+            _VERSIONS[name] = "unknown"
+    return _VERSIONS[name]
 
 
+def model_version(model: str = MODEL) -> str:
+    """The installed model's version, read from package metadata (no model load)."""
+    v = _dist_version(model.replace("_", "-"))
+    if v == "unknown":  # a model path: its meta.json
+        meta = Path(model) / "meta.json"
+        try:
+            v = json.loads(meta.read_text(encoding="utf-8"))["version"]
+        except Exception:
+            v = "unknown"
+    return v
+
+
+_TOKCONF: dict[str, tuple[str | None, str | None]] = {}
+
+
+def tokenizer_config(model: str = MODEL) -> tuple[str | None, str | None]:
+    """(tokenizer factory, split mode) from the model's config.cfg, read without importing spaCy."""
+    if model in _TOKCONF:
+        return _TOKCONF[model]
+    out: tuple[str | None, str | None] = (None, None)
+    try:
+        root = Path(model)
+        if not root.is_dir():
+            import importlib.util
+
+            spec = importlib.util.find_spec(model)
+            locs = list(spec.submodule_search_locations or []) if spec else []
+            root = Path(locs[0]) if locs else root
+        cfgs = [root / "config.cfg"] if (root / "config.cfg").exists() else sorted(root.glob("*/config.cfg"))
+        if cfgs:
+            text = cfgs[-1].read_text(encoding="utf-8")
+            m = re.search(r"^\[nlp\.tokenizer\]\s*$(.*?)(?=^\[|\Z)", text, flags=re.M | re.S)
+            if m:
+                fac = re.search(r'^@tokenizers\s*=\s*"([^"]+)"', m.group(1), flags=re.M)
+                sm = re.search(r'^split_mode\s*=\s*"?([A-Za-z]+)"?', m.group(1), flags=re.M)
+                split = sm.group(1) if sm and sm.group(1) != "null" else None
+                out = (fac.group(1) if fac else None, split)
+    except Exception:
+        out = (None, None)
+    _TOKCONF[model] = out
+    return out
+
+
+# ---------------------------------------------------------------- spaCy pipeline
 _NLP_CACHE: dict[NlpSettings, object] = {}
 
 
@@ -90,6 +158,226 @@ def load_nlp(settings: NlpSettings):
     return nlp
 
 
+_JA_VOCAB = None
+
+
+def ja_vocab():
+    """A Japanese vocab for docs built without the model (cached lexical docs, DocBin reads)."""
+    global _JA_VOCAB
+    if _JA_VOCAB is None:
+        import spacy
+
+        _JA_VOCAB = spacy.blank("ja").vocab
+    return _JA_VOCAB
+
+
+# ---------------------------------------------------------------- lexical path
+class LexToken:
+    """A token of a :class:`LexDoc`, with the attributes of a GiNZA tokenizer token."""
+
+    __slots__ = ("doc", "i", "idx", "text", "whitespace_", "tag_", "lemma_", "norm_")
+
+    def __init__(self, doc, i, idx, text, whitespace_, tag_, lemma_, norm_):
+        self.doc, self.i, self.idx, self.text = doc, i, idx, text
+        self.whitespace_, self.tag_, self.lemma_, self.norm_ = whitespace_, tag_, lemma_, norm_
+
+    @property
+    def orth_(self) -> str:
+        return self.text
+
+    @property
+    def text_with_ws(self) -> str:
+        return self.text + self.whitespace_
+
+    @property
+    def pos_(self) -> str:
+        return self.doc.pos_tags()[self.i]
+
+    @property
+    def is_space(self) -> bool:
+        return self.text.isspace()
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class LexDoc:
+    """Tokens of one text as GiNZA's tokenizer splits them, without spaCy.
+
+    Supports what rules read from a ``Doc``: ``len``, iteration, indexing, ``text``, and per
+    token ``text``, ``idx``, ``i``, ``norm_``, ``lemma_``, ``tag_``, ``pos_``, ``whitespace_``.
+    """
+
+    vocab = None  # no spaCy vocab: use to_spacy() for Matcher patterns
+
+    def __init__(self, text: str, words: Sequence[str], spaces: Sequence[bool], tags: Sequence[str],
+                 lemmas: Sequence[str], norms: Sequence[str]):
+        self.text = text
+        self._pos: list[str] | None = None
+        toks = []
+        idx = 0
+        for i, w in enumerate(words):
+            sp = " " if spaces[i] else ""
+            toks.append(LexToken(self, i, idx, w, sp, tags[i], lemmas[i], norms[i]))
+            idx += len(w) + len(sp)
+        self.tokens = toks
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __iter__(self):
+        return iter(self.tokens)
+
+    def __getitem__(self, i):
+        return self.tokens[i]
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def arrays(self) -> tuple[list[str], list[bool], list[str], list[str], list[str]]:
+        ts = self.tokens
+        return ([t.text for t in ts], [bool(t.whitespace_) for t in ts], [t.tag_ for t in ts],
+                [t.lemma_ for t in ts], [t.norm_ for t in ts])
+
+    def pos_tags(self) -> list[str]:
+        """Universal POS by spaCy's Japanese tag-map rules (imports spaCy's tag maps once)."""
+        if self._pos is None:
+            from spacy.lang.ja import resolve_pos
+            from spacy.symbols import NAMES
+
+            out: list[str] = []
+            ts = self.tokens
+            nxt = None
+            for i, t in enumerate(ts):
+                if nxt:
+                    pos, nxt = nxt, None
+                else:
+                    pos, nxt = resolve_pos(t.text, t.tag_, ts[i + 1].tag_ if i + 1 < len(ts) else None)
+                out.append(NAMES[pos] if isinstance(pos, int) else str(pos))
+            self._pos = out
+        return self._pos
+
+    def to_spacy(self, vocab=None):
+        """The same tokens as a spaCy ``Doc`` (ORTH, spaces, TAG, POS, LEMMA, NORM)."""
+        from spacy.tokens import Doc
+
+        words, spaces, tags, lemmas, norms = self.arrays()
+        doc = Doc(vocab if vocab is not None else ja_vocab(), words=words, spaces=spaces, tags=tags,
+                  pos=self.pos_tags() if words else None, lemmas=lemmas)
+        for t, n in zip(doc, norms):
+            t.norm_ = n
+        return doc
+
+
+class LexTokenizer:
+    """SudachiPy, used exactly as spaCy's ``JapaneseTokenizer`` uses it (tokens, tags, lemmas,
+    norms, whitespace handling), minus what only other components read (sub-tokens, readings)."""
+
+    def __init__(self, split_mode: str | None = "C"):
+        from sudachipy import dictionary, tokenizer
+
+        mode = {None: tokenizer.Tokenizer.SplitMode.A, "A": tokenizer.Tokenizer.SplitMode.A,
+                "B": tokenizer.Tokenizer.SplitMode.B, "C": tokenizer.Tokenizer.SplitMode.C}[split_mode]
+        self._tok = dictionary.Dictionary().create(mode=mode)
+        self._tags: dict[int, str] = {}
+
+    def _dtokens(self, text: str) -> list[tuple[str, str, str, str]]:
+        """(surface, tag, lemma, norm) of Sudachi's morphemes, consecutive spaces merged."""
+        out = []
+        tags = self._tags
+        prev_space = False
+        for m in self._tok.tokenize(text):
+            s = m.surface()
+            if not s:
+                continue
+            pid = m.part_of_speech_id()
+            tag = tags.get(pid)
+            if tag is None:
+                tag = tags[pid] = "-".join(x for x in m.part_of_speech()[:4] if x != "*")
+            space = tag == GAP_TAG and s.isspace()
+            if space and prev_space:
+                prev_space = True
+                continue
+            prev_space = space
+            out.append((s, tag, m.dictionary_form(), m.normalized_form()))
+        return out
+
+    def arrays(self, text: str):
+        """words, spaces, tags, lemmas, norms for ``text`` (spaCy's get_dtokens_and_spaces)."""
+        dt = self._dtokens(text)
+        words, spaces, tags, lemmas, norms = [], [], [], [], []
+        if not dt:
+            return words, spaces, tags, lemmas, norms
+        if all(d[0].isspace() for d in dt):
+            return [text], [False], [GAP_TAG], [text], [text]
+        pos = 0
+        n = len(dt)
+        for i, (w, tag, lemma, norm) in enumerate(dt):
+            if w.isspace():
+                continue
+            start = text.find(w, pos)
+            if start < 0:
+                raise ValueError(f"tokens do not match the text: {text[:40]!r}")
+            if start > pos:
+                gap = text[pos:start]
+                words.append(gap); spaces.append(False); tags.append(GAP_TAG); lemmas.append(gap); norms.append(gap)
+                pos = start
+            words.append(w); spaces.append(False); tags.append(tag); lemmas.append(lemma or w); norms.append(norm)
+            pos += len(w)
+            if i + 1 < n and dt[i + 1][0] == " ":
+                spaces[-1] = True
+                pos += 1
+        if pos < len(text):
+            gap = text[pos:]
+            words.append(gap); spaces.append(False); tags.append(GAP_TAG); lemmas.append(gap); norms.append(gap)
+        return words, spaces, tags, lemmas, norms
+
+    def __call__(self, text: str) -> LexDoc:
+        """One doc per text; an over-long text is tokenized in chunks (as ``parse_texts`` does)."""
+        chunks = _chunks(text)
+        if len(chunks) == 1:
+            return LexDoc(text, *self.arrays(text))
+        acc: list[list] = [[], [], [], [], []]
+        for c in chunks:
+            for a, b in zip(acc, self.arrays(c)):
+                a.extend(b)
+        return LexDoc(text, *acc)
+
+    def norms(self, text: str) -> list[str]:
+        return self.arrays(text)[4]
+
+
+_LEX: dict[str | None, LexTokenizer] = {}
+
+
+def lexical_tokenizer(settings: NlpSettings | None = None) -> LexTokenizer:
+    split = tokenizer_config((settings or NlpSettings()).model)[1] or "A"
+    if split not in _LEX:
+        _LEX[split] = LexTokenizer(split)
+    return _LEX[split]
+
+
+def normaliser(settings: NlpSettings | None = None) -> Callable[[str], list[str]]:
+    """``text -> normalised forms`` with the tokenizer the transcripts get (for phrase rules)."""
+    settings = settings or NlpSettings()
+    tok_only = NlpSettings(model=settings.model)
+    if tok_only.lexical:
+        return lexical_tokenizer(tok_only).norms
+    return lambda s: [t.norm_ for t in load_nlp(tok_only).make_doc(s)]
+
+
+def tokenize_phrase(text: str, settings: NlpSettings | None = None) -> list[str]:
+    """Normalised forms of a phrase, with the same tokenizer the transcripts get."""
+    return normaliser(settings)(text)
+
+
+# ---------------------------------------------------------------- cache
 def paragraph_texts(t: Transcript) -> list[str]:
     return [p.text for p in t.paragraphs]
 
@@ -104,19 +392,64 @@ def cache_key(t: Transcript, settings: NlpSettings) -> str:
 
 
 class DocCache:
-    """DocBin files under ``folder``, one per (transcript content, settings)."""
+    """One file per (transcript content, settings) under ``folder``: ``<key>.lex.json`` for the
+    lexical path, ``<key>.spacy`` (DocBin) for the pipeline path. Whatever cannot be read back
+    exactly — missing, truncated, corrupt, another format, other texts — counts as a miss."""
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
 
-    def path(self, key: str) -> Path:
-        return self.folder / f"{key}.spacy"
+    def path(self, key: str, lexical: bool = False) -> Path:
+        return self.folder / (f"{key}.lex.json" if lexical else f"{key}.spacy")
 
-    def load(self, key: str, vocab, expected: Sequence[str]) -> list | None:
-        """The cached docs, or None when missing, unreadable or not matching ``expected`` texts."""
-        p = self.path(key)
-        if not p.exists():
+    # -- lexical
+    def load_lex(self, key: str, expected: Sequence[str]) -> list[LexDoc] | None:
+        p = self.path(key, True)
+        try:
+            data = json.loads(p.read_bytes())
+            if data.get("format") != LEX_FORMAT or data.get("key") != key:
+                return None
+            table = data["tags"]
+            paras = data["paras"]
+            if len(paras) != len(expected):
+                return None
+            docs = []
+            for (text, lens, spaces, tag_ids, lemmas, norms), want in zip(paras, expected):
+                if text != want:
+                    return None
+                words, pos = [], 0
+                for n, sp in zip(lens, spaces):
+                    words.append(text[pos : pos + n])
+                    pos += n + (sp == "1")
+                if pos != len(text) or not (len(words) == len(spaces) == len(tag_ids) == len(lemmas) == len(norms)):
+                    return None
+                docs.append(LexDoc(
+                    text, words, [c == "1" for c in spaces], [table[i] for i in tag_ids],
+                    [w if l == 0 else l for w, l in zip(words, lemmas)],
+                    [w if n == 0 else n for w, n in zip(words, norms)],
+                ))
+            return docs
+        except Exception:  # missing, unreadable, corrupt or foreign: parse again
             return None
+
+    def save_lex(self, key: str, docs: Sequence[LexDoc]) -> None:
+        table: dict[str, int] = {}
+        paras = []
+        for d in docs:
+            words, spaces, tags, lemmas, norms = d.arrays()
+            paras.append([
+                d.text, [len(w) for w in words], "".join("1" if s else "0" for s in spaces),
+                [table.setdefault(t, len(table)) for t in tags],
+                [0 if l == w else l for w, l in zip(words, lemmas)],
+                [0 if n == w else n for w, n in zip(words, norms)],
+            ])
+        data = {"format": LEX_FORMAT, "key": key, "tags": list(table), "paras": paras}
+        atomic_write_bytes(self.path(key, True), json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), fsync=False)
+
+    # -- spaCy DocBin
+    def load(self, key: str, vocab, expected: Sequence[str]) -> list | None:
+        """The cached spaCy docs, or None when missing, unreadable or not matching ``expected``."""
+        p = self.path(key)
         try:
             from spacy.tokens import DocBin
 
@@ -130,20 +463,23 @@ class DocCache:
     def save(self, key: str, docs: Sequence) -> None:
         from spacy.tokens import DocBin
 
-        self.folder.mkdir(parents=True, exist_ok=True)
         attrs = ["ORTH", "NORM", "LEMMA", "TAG", "POS", "MORPH", "HEAD", "DEP", "ENT_IOB", "ENT_TYPE", "SENT_START"]
         data = DocBin(attrs=attrs, store_user_data=False, docs=docs).to_bytes()
-        atomic_write_bytes(self.path(key), data)
+        atomic_write_bytes(self.path(key), data, fsync=False)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
+    """Write via a temp file and rename, so readers see the old or the new file, never a torn one.
+    ``fsync=False`` for regenerable files (caches), where a lost write only costs a recompute."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -153,23 +489,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-class _Vocab:
-    """Lazily created vocab for reading cached docs without loading the model's weights."""
-
-    def __init__(self):
-        self._vocab = None
-
-    def get(self):
-        if self._vocab is None:
-            from spacy.vocab import Vocab
-
-            self._vocab = Vocab()
-        return self._vocab
-
-
+# ---------------------------------------------------------------- parsing
 def _chunks(text: str) -> list[str]:
     """Split an over-long paragraph at sentence ends so each chunk stays under Sudachi's limit."""
-    if len(text.encode("utf-8")) <= MAX_BYTES:
+    if len(text) * 4 <= MAX_BYTES or len(text.encode("utf-8")) <= MAX_BYTES:
         return [text]
     out, cur = [], ""
     for piece in _split_keep(text):
@@ -178,6 +501,9 @@ def _chunks(text: str) -> list[str]:
             cur = ""
         while len(piece.encode("utf-8")) > MAX_BYTES:  # a single monster sentence
             cut = MAX_BYTES // 4
+            if cur:
+                out.append(cur)
+                cur = ""
             out.append(piece[:cut])
             piece = piece[cut:]
         cur += piece
@@ -198,7 +524,7 @@ def _split_keep(text: str) -> list[str]:
 
 
 def parse_texts(nlp, texts: Sequence[str], *, jobs: int = 1) -> list:
-    """Parse texts with ``nlp`` (over-long ones in chunks, merged back into one Doc each)."""
+    """Parse texts with a spaCy ``nlp`` (over-long ones in chunks, merged back into one Doc each)."""
     from spacy.tokens import Doc
 
     pieces: list[str] = []
@@ -211,26 +537,147 @@ def parse_texts(nlp, texts: Sequence[str], *, jobs: int = 1) -> list:
         docs = list(nlp.pipe(pieces, n_process=jobs, batch_size=max(8, len(pieces) // (jobs * 4))))
     else:
         docs = list(nlp.pipe(pieces, batch_size=64))
+    import warnings
+
     grouped: list[list] = [[] for _ in texts]
     for owner, d in zip(owners, docs):
         grouped[owner].append(d)
     out = []
-    for i, g in enumerate(grouped):
+    for g in grouped:
         if not g:
             out.append(nlp.make_doc(""))
         elif len(g) == 1:
             out.append(g[0])
         else:
-            out.append(Doc.from_docs(g, ensure_whitespace=False))
+            with warnings.catch_warnings():  # W102: GiNZA's sub_tokens user data is not merged
+                warnings.simplefilter("ignore")
+                out.append(Doc.from_docs(g, ensure_whitespace=False))
     return out
 
 
 @dataclass
 class ParseStats:
-    parsed: int = 0
-    cached: int = 0
+    parsed: int = 0  # transcripts parsed now
+    cached: int = 0  # transcripts whose docs came from the cache
     chars_parsed: int = 0
-    model_loaded: bool = False
+    model_loaded: bool = False  # a tokenizer or model was loaded (something had to be parsed)
+
+
+class _Parser:
+    """Per-process state: gives a transcript's docs from the cache or by parsing (and caching)."""
+
+    def __init__(self, settings: NlpSettings, folder: str | Path, as_spacy: bool = False):
+        self.settings = settings
+        self.cache = DocCache(Path(folder))
+        self.as_spacy = as_spacy
+        self.lexical = settings.lexical
+        self.key_base = settings.key()
+
+    def docs(self, t: Transcript) -> tuple[list, bool]:
+        texts = paragraph_texts(t)
+        key = cache_key(t, self.settings)
+        if self.lexical:
+            docs = self.cache.load_lex(key, texts)
+            parsed = docs is None
+            if parsed:
+                tok = lexical_tokenizer(self.settings)
+                docs = [tok(x) for x in texts]
+                self.cache.save_lex(key, docs)
+            if self.as_spacy:
+                vocab = ja_vocab()
+                docs = [d.to_spacy(vocab) for d in docs]
+            return docs, parsed
+        nlp = _NLP_CACHE.get(self.settings)
+        docs = self.cache.load(key, nlp.vocab if nlp is not None else ja_vocab(), texts)
+        if docs is not None:
+            return docs, False
+        docs = parse_texts(load_nlp(self.settings), texts)
+        self.cache.save(key, docs)
+        return docs, True
+
+
+_WORKER: tuple[_Parser, Callable] | None = None
+
+
+def _init_worker(settings: NlpSettings, folder: str, work: Callable, as_spacy: bool) -> None:
+    global _WORKER
+    _WORKER = (_Parser(settings, folder, as_spacy), work)
+
+
+def _run_worker(t: Transcript) -> tuple[Any, bool]:
+    assert _WORKER is not None
+    parser, work = _WORKER
+    docs, parsed = parser.docs(t)
+    return work(t, docs), parsed
+
+
+def _identity(t: Transcript, docs: list) -> list:
+    return docs
+
+
+def _nothing(t: Transcript, docs: list) -> None:
+    return None
+
+
+def map_parsed(
+    transcripts: Sequence[Transcript],
+    settings: NlpSettings,
+    cache: DocCache,
+    work: Callable[[Transcript, list], Any] = _identity,
+    *,
+    jobs: int = 1,
+    stats: ParseStats | None = None,
+    as_spacy: bool = False,
+    min_parallel_chars: int = 30_000,
+) -> Iterator[tuple[Transcript, Any]]:
+    """Yield ``(transcript, work(transcript, docs))`` in order; docs come from the cache or are
+    parsed (and cached) now.
+
+    With ``jobs > 1`` the transcripts are spread over that many worker processes, each parsing,
+    caching and running ``work`` itself; at most ``2 * jobs`` transcripts are in flight, so memory
+    stays flat. ``work`` must be picklable where processes are spawned (a module-level function or
+    an instance of a module-level class). ``as_spacy`` turns lexical docs into spaCy ``Doc``s (for
+    ``Matcher`` patterns). Small inputs are done in this process.
+    """
+    stats = stats if stats is not None else ParseStats()
+    chars = {id(t): sum(len(p.text) for p in t.paragraphs) for t in transcripts}
+
+    def account(t: Transcript, parsed: bool) -> None:
+        if parsed:
+            stats.parsed += 1
+            stats.chars_parsed += chars[id(t)]
+            stats.model_loaded = True
+        else:
+            stats.cached += 1
+
+    if jobs <= 1 or len(transcripts) < 2 or sum(chars.values()) < min_parallel_chars:
+        parser = _Parser(settings, cache.folder, as_spacy)
+        for t in transcripts:
+            docs, parsed = parser.docs(t)
+            account(t, parsed)
+            yield t, work(t, docs)
+            del docs
+        return
+
+    import multiprocessing as mp
+
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+    with ctx.Pool(jobs, initializer=_init_worker, initargs=(settings, str(cache.folder), work, as_spacy)) as pool:
+        window: deque = deque()
+        it = iter(transcripts)
+        for t in it:
+            window.append((t, pool.apply_async(_run_worker, (t,))))
+            if len(window) >= 2 * jobs:
+                break
+        while window:
+            t, fut = window.popleft()
+            result, parsed = fut.get()
+            nxt = next(it, None)
+            if nxt is not None:
+                window.append((nxt, pool.apply_async(_run_worker, (nxt,))))
+            account(t, parsed)
+            yield t, result
 
 
 def iter_parsed(
@@ -241,56 +688,23 @@ def iter_parsed(
     jobs: int = 1,
     stats: ParseStats | None = None,
     on_done: Callable[[Transcript], None] | None = None,
-    batch_chars: int = 200_000,
+    as_spacy: bool = True,
 ) -> Iterator[tuple[Transcript, list]]:
     """Yield ``(transcript, paragraph docs)`` in order, parsing only what the cache lacks.
 
-    Streams: at most about ``batch_chars`` of uncached text is held parsed at once, so memory
-    stays flat however large the corpus. The model is loaded only on the first cache miss.
+    Streams one transcript at a time (memory stays flat) and loads nothing when every parse is
+    cached. Docs are spaCy ``Doc``s unless ``as_spacy=False``, which gives the lexical path's
+    :class:`LexDoc`s as they are (no spaCy import). For parallel work use :func:`map_parsed`,
+    which runs the consumer in the worker processes too.
     """
-    stats = stats if stats is not None else ParseStats()
-    vocab = _Vocab()
-    pending: list[tuple[Transcript, str, list[str]]] = []
-    pending_chars = 0
-    nlp = None
-
-    def flush() -> Iterator[tuple[Transcript, list]]:
-        nonlocal nlp, pending, pending_chars
-        if not pending:
-            return
-        if nlp is None:
-            nlp = load_nlp(settings)
-            stats.model_loaded = True
-        flat = [text for _, _, texts in pending for text in texts]
-        docs = parse_texts(nlp, flat, jobs=jobs)
-        i = 0
-        for t, key, texts in pending:
-            mine = docs[i : i + len(texts)]
-            i += len(texts)
-            cache.save(key, mine)
-            stats.parsed += 1
-            stats.chars_parsed += sum(len(x) for x in texts)
-            yield t, mine
-        pending, pending_chars = [], 0
-
-    for t in transcripts:
-        texts = paragraph_texts(t)
-        key = cache_key(t, settings)
-        docs = cache.load(key, nlp.vocab if nlp is not None else vocab.get(), texts)
-        if docs is not None:
-            # keep order: emit anything pending first
-            yield from flush()
-            stats.cached += 1
-            yield t, docs
-            continue
-        pending.append((t, key, texts))
-        pending_chars += sum(len(x) for x in texts)
-        if pending_chars >= batch_chars:
-            yield from flush()
-    yield from flush()
-
-
-def tokenize_phrase(text: str, settings: NlpSettings | None = None) -> list[str]:
-    """Normalised forms of a phrase, with the same tokenizer the transcripts get."""
-    nlp = load_nlp(NlpSettings(model=(settings or NlpSettings()).model, components=()))
-    return [t.norm_ for t in nlp.make_doc(text)]
+    if jobs > 1:  # workers parse and cache; this process reads each transcript back in turn
+        parser = _Parser(settings, cache.folder, as_spacy)
+        for t, _ in map_parsed(transcripts, settings, cache, _nothing, jobs=jobs, stats=stats):
+            yield t, parser.docs(t)[0]
+            if on_done is not None:
+                on_done(t)
+        return
+    for t, docs in map_parsed(transcripts, settings, cache, _identity, jobs=1, stats=stats, as_spacy=as_spacy):
+        yield t, docs
+        if on_done is not None:
+            on_done(t)

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 from .codebook import Codebook, load_codebook
 from .errors import CodebookError, CodingError, StoreError, TranscriptError
-from .nlp import DocCache, NlpSettings, ParseStats, atomic_write_bytes, iter_parsed, load_nlp
+from .nlp import DocCache, NlpSettings, ParseStats, atomic_write_bytes, iter_parsed, load_nlp, map_parsed
 from .store import AUTO, Coding, Store, read_codings_csv, to_csv, validate_against, COLUMNS
 from .tagger import Suggestion, Tagger
 from .transcripts import Transcript, read_transcripts
@@ -118,9 +118,10 @@ def validate_project(root: Path | str, *, names: bool = True, jobs: int = 1) -> 
 @dataclass
 class CodeResult:
     transcripts: int = 0
-    parsed: int = 0
-    cached: int = 0
-    retagged: int = 0
+    parsed: int = 0  # transcripts parsed now (new or edited text)
+    cached: int = 0  # transcripts whose tags or parses came from the cache
+    retagged: int = 0  # transcripts tagged now (all codes)
+    retagged_codes: list[str] = field(default_factory=list)  # codes re-tagged from cached parses
     suggestions: int = 0
     by_code: dict[str, int] = field(default_factory=dict)
     pending: int = 0
@@ -131,18 +132,275 @@ class CodeResult:
     path: Path | None = None
 
 
-def _tag_cache_path(p: Project, t: Transcript, nlp_key: str) -> Path:
+# The tag cache (outputs/cache/tags/<key>.json) holds, per transcript, each code's suggestions
+# under that code's fingerprint, plus the paragraph match strings; a run re-tags only the codes
+# whose fingerprint changed, and only in paragraphs where one of their phrases occurs. The run
+# manifest (outputs/cache/code-run.json) lets a run with nothing changed skip tagging and writing.
+TAGS_FORMAT = "coding-tags/1"
+RUN_FORMAT = "coding-run/1"
+# codebook settings that never change a suggestion (any other key, known or new, invalidates tags)
+_NOT_TAGGING = {"version", "title", "regions", "transcript_order", "attribution", "tables", "refs_file", "kinds", "codes"}
+
+
+def _sha(data: str | bytes) -> str:
     import hashlib
 
-    h = hashlib.sha1(f"{t.id}\x00{t.content_hash}\x00{p.codebook.fingerprint}\x00{nlp_key}".encode()).hexdigest()[:24]
-    return p.cache_dir / "tags" / f"{h}.json"
+    return hashlib.sha1(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()[:24]
 
 
-def _load_tags(path: Path) -> list[Suggestion] | None:
+def _dumps(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
+_ENGINE: dict[str, str] = {}
+
+
+def _source_hash(*modules) -> str:
+    """Hash of module sources, so that a change in how suggestions are made invalidates caches."""
+    names = ",".join(m.__name__ for m in modules)
+    if names not in _ENGINE:
+        parts = []
+        for m in modules:
+            try:
+                parts.append(Path(m.__file__).read_bytes())
+            except (OSError, TypeError):
+                parts.append(m.__name__.encode())
+        _ENGINE[names] = _sha(b"\x00".join(parts))
+    return _ENGINE[names]
+
+
+_ENGINE_FILES = ("tagger.py", "learn.py", "transcripts.py", "nlp.py")
+
+
+def _engine_hash() -> str:
+    """Hash of the sources that decide what is suggested (read as files: nothing is imported)."""
+    if "engine" not in _ENGINE:
+        here = Path(__file__).parent
+        parts = []
+        for name in _ENGINE_FILES:
+            try:
+                parts.append(name.encode() + b"\x00" + (here / name).read_bytes())
+            except OSError:
+                parts.append(name.encode())
+        _ENGINE["engine"] = _sha(b"\x00".join(parts))
+    return _ENGINE["engine"]
+
+
+def _code_fingerprints(cb: Codebook) -> dict[str, str]:
+    """Per code that can be suggested: a hash of everything of the code the tagger reads."""
+    out = {}
+    for c in cb.codes.values():
+        if c.codable:
+            out[c.id] = _sha(_dumps([c.id, c.kind, c.parent, c.deny, [(p.id, p.rule, p.score) for p in c.patterns]]))
+    return out
+
+
+def _tag_settings(cb: Codebook) -> str:
+    """The codebook settings the tagger reads, with the content of any learned model it names."""
+    opts = {k: v for k, v in cb.settings.items() if k not in _NOT_TAGGING}
+    learned = ((cb.settings.get("tagger") or {}).get("learned") or {}) if isinstance(cb.settings.get("tagger"), dict) else {}
+    if isinstance(learned, dict) and learned.get("path"):
+        try:
+            opts["__learned__"] = _sha((Path(cb.path).resolve().parent / str(learned["path"])).read_bytes())
+        except (OSError, TypeError):
+            opts["__learned__"] = "missing"
+    return _dumps(opts)
+
+
+def _tag_key(t: Transcript, nlp_key: str, engine: str, tag_settings: str) -> str:
+    """A transcript's tag-cache key: its text and front matter (region filters read it) and
+    everything global to the tagger; per-code parts are checked against the code fingerprints."""
+    return _sha("\x00".join([TAGS_FORMAT, engine, nlp_key, tag_settings, t.id, t.content_hash, _dumps(dict(t.attributes))]))
+
+
+def _tag_path(p: Project, key: str) -> Path:
+    return p.cache_dir / "tags" / f"{key}.json"
+
+
+def _load_tag_entry(path: Path, key: str) -> dict | None:
+    """A tag cache entry, or None when missing, corrupt or not this transcript's (re-tag)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return [Suggestion(**{**d, "patterns": tuple(d["patterns"]), "matched": tuple(d["matched"])}) for d in data]
-    except Exception:  # missing, corrupt or foreign: re-tag
+        data = json.loads(path.read_bytes())
+        if data.get("format") != TAGS_FORMAT or data.get("key") != key or not isinstance(data.get("codes"), dict):
+            return None
+        for v in data["codes"].values():
+            fp, rows = v
+            if not isinstance(fp, str) or not isinstance(rows, list):
+                return None
+        strings = data.get("strings")
+        if strings is not None and not isinstance(strings, list):
+            return None
+        return data
+    except Exception:
+        return None
+
+
+def _save_tag_entry(path: Path, entry: dict) -> None:
+    atomic_write_bytes(path, json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), fsync=False)
+
+
+def _rows_by_code(sugg: Sequence[Suggestion]) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for s in sugg:
+        out.setdefault(s.code_id, []).append([s.start, s.end, s.text, list(s.patterns), list(s.matched), s.score, s.paragraph])
+    return out
+
+
+def _match_strings(docs: Sequence) -> list | None:
+    """Per paragraph, the strings the tagger matches phrases in (its own paragraph context)."""
+    from . import tagger as tagger_mod
+
+    context = getattr(tagger_mod, "_context", None)
+    if context is None:
+        return None
+    try:
+        return [[s for s, _ in context(list(d)).strings] if len(d) else [] for d in docs]
+    except Exception:
+        return None
+
+
+class _TagWork:
+    """Tag one transcript's docs; runs in the parsing processes (picklable, tagger built lazily).
+
+    ``codes``: only these codes (a codebook edit); ``paragraphs``: transcript id → the paragraphs
+    to tag (others are known to hold none of these codes' phrases).
+    """
+
+    def __init__(self, codebook: Codebook, settings: NlpSettings, codes: Sequence[str] | None = None,
+                 paragraphs: dict[str, list[int]] | None = None):
+        self.codebook, self.settings = codebook, settings
+        self.codes = None if codes is None else list(codes)
+        self.paragraphs = paragraphs
+        self._tagger: Tagger | None = None
+
+    def __getstate__(self):
+        return {**self.__dict__, "_tagger": None}
+
+    def tagger(self) -> Tagger:
+        if self._tagger is None:
+            self._tagger = _make_tagger(self.codebook, self.settings, self.codes)
+        return self._tagger
+
+    def __call__(self, t: Transcript, docs: Sequence) -> tuple[dict[str, list], list | None]:
+        tagger = self.tagger()
+        if self.codes is None:
+            return _rows_by_code(tagger.tag(t, docs)), _match_strings(docs)
+        wanted = self.paragraphs.get(t.id) if self.paragraphs is not None else None
+        if wanted is not None:  # an empty doc stands in for a paragraph known to hold no match
+            keep = set(wanted)
+            docs = [d if i in keep else _empty_like(d) for i, d in enumerate(docs)]
+        return _rows_by_code(tagger.tag(t, docs)), None
+
+
+def _empty_like(doc):
+    from .nlp import LexDoc
+
+    if isinstance(doc, LexDoc):
+        return LexDoc("", [], [], [], [], [])
+    from spacy.tokens import Doc
+
+    return Doc(doc.vocab, words=[])
+
+
+def _make_tagger(cb: Codebook, settings: NlpSettings, codes: Sequence[str] | None = None) -> Tagger:
+    from dataclasses import replace
+
+    from .nlp import normaliser
+
+    if codes is not None:
+        keep = set(codes)
+        cb = replace(cb, codes={k: c for k, c in cb.codes.items() if k in keep})
+    return Tagger(cb, normalise=normaliser(settings))
+
+
+def _needs_spacy_docs(cb: Codebook) -> bool:
+    """Token (Matcher) patterns need spaCy docs; phrase rules work on the lexical docs."""
+
+    def walk(rule) -> bool:
+        if isinstance(rule, str):
+            return False
+        if "tokens" in rule:
+            return True
+        return any(walk(sub) for k in ("any", "all", "none", "near") for sub in (rule.get(k) or []))
+
+    return any(walk(p.rule) for p in cb.patterns)
+
+
+def _positive_variants(tagger: Tagger) -> dict[str, set[str] | None]:
+    """Per code: the phrase variants one of which must occur in a paragraph for the code to be
+    suggested there (phrases outside ``none``); None when that cannot be told (token patterns)."""
+    variants = getattr(tagger, "_variants", None)
+    out: dict[str, set[str] | None] = {}
+
+    def walk(rule, acc: set[str]) -> bool:
+        if isinstance(rule, str):
+            acc.update(variants(rule))
+            return True
+        if set(rule) - {"phrase", "any", "all", "none", "near", "scope"}:
+            return False  # token patterns or a rule kind this check does not know
+        if "phrase" in rule:
+            acc.update(variants(rule["phrase"]))
+        return all(walk(sub, acc) for k in ("any", "all", "near") for sub in (rule.get(k) or []))
+
+    for code_id in tagger.codebook.codes:
+        out[code_id] = set()
+    for pat in tagger.patterns:
+        acc = out.setdefault(pat.code_id, set())
+        if acc is None:
+            continue
+        if variants is None or not walk(pat.rule, acc):
+            out[pat.code_id] = None
+    model = getattr(tagger, "model", None)
+    if model is not None:  # a learned suggester reads every paragraph
+        for code_id in out:
+            out[code_id] = None
+    return out
+
+
+def _candidate_paragraphs(strings: list | None, n: int, variants: dict[str, set[str] | None]) -> list[int]:
+    """Paragraphs in which one of the codes could be suggested (all, when that cannot be told)."""
+    if strings is None or len(strings) != n or any(v is None for v in variants.values()):
+        return list(range(n))
+    wanted = sorted({v for vs in variants.values() for v in vs if v})
+    if not wanted:
+        return []
+    kinds = max((len(s) for s in strings), default=0)
+    hit: set[int] = set()
+    import bisect
+
+    for k in range(kinds):
+        parts = [s[k] if k < len(s) else "" for s in strings]
+        starts, pos = [], 0
+        for s in parts:
+            starts.append(pos)
+            pos += len(s) + 1
+        big = "\x00".join(parts)
+        for v in wanted:
+            i = big.find(v)
+            while i != -1:
+                hit.add(bisect.bisect_right(starts, i) - 1)
+                i = big.find(v, i + 1)
+    return sorted(hit)
+
+
+def _run_digest(p: Project, fps: dict[str, str], nlp_key: str, engine: str, min_score: float) -> str:
+    """Everything outputs/suggestions.csv depends on (the whole codebook: refs are written too)."""
+    from . import store as store_mod
+
+    try:
+        cb_bytes = Path(p.codebook.path).read_bytes()
+    except (OSError, TypeError):
+        cb_bytes = _dumps(fps).encode()
+    parts = [RUN_FORMAT, engine, _source_hash(store_mod), nlp_key, _dumps(fps), repr(float(min_score)), _sha(cb_bytes),
+             _tag_settings(p.codebook)]
+    parts += [f"{t.id}\x00{t.content_hash}\x00{_dumps(dict(t.attributes))}" for t in p.transcripts]
+    return _sha("\n".join(parts))
+
+
+def _file_sha(path: Path) -> str | None:
+    try:
+        return _sha(path.read_bytes())
+    except OSError:
         return None
 
 
@@ -155,53 +413,119 @@ def code_project(
 ) -> CodeResult:
     """Tag every transcript and rewrite ``outputs/suggestions.csv``; decisions are untouched.
 
-    Cached tags (keyed by transcript text, codebook patterns and NLP settings) are reused; the
-    cached parses are reused when only the codebook changed; the model is loaded only when some
-    transcript's text is new.
+    Incremental, and safe to interrupt: nothing changed → nothing is tagged, parsed or loaded
+    (not even spaCy or Sudachi); a codebook edit → only the edited codes are re-tagged, from
+    cached parses and only in paragraphs holding one of their phrases; an edited transcript →
+    only it is parsed and tagged. New parses run in ``jobs`` processes.
     """
     res = CodeResult(transcripts=len(p.transcripts))
     settings = p.nlp_settings()
     nlp_key = settings.key()
-    suggestions: list[Suggestion] = []
-    todo: list[Transcript] = []
+    engine = _engine_hash()
+    fps = _code_fingerprints(p.codebook)
+    run_path = p.cache_dir / "code-run.json"
+    from .store import suggestions_path
+
+    out_path = suggestions_path(p.root)
+    digest = _run_digest(p, fps, nlp_key, engine, min_score)
+    try:
+        run = json.loads(run_path.read_bytes())
+        fresh = run["format"] == RUN_FORMAT and run["digest"] == digest and run["csv"] == _file_sha(out_path)
+        by_code = {str(k): int(v) for k, v in run["by_code"].items()} if fresh else {}
+    except Exception:
+        fresh = False
+    if fresh:  # nothing changed since the last run: its suggestions.csv is this run's
+        res.cached = len(p.transcripts)
+        res.by_code = by_code
+        res.suggestions = sum(by_code.values())
+        res.path = out_path
+        for t in p.transcripts:
+            if progress:
+                progress(t)
+        return _count_decisions(p, res)
+
+    tag_settings = _tag_settings(p.codebook)
+    keys = {t.id: _tag_key(t, nlp_key, engine, tag_settings) for t in p.transcripts}
+    entries: dict[str, dict] = {}
+    todo: list[Transcript] = []  # no usable tags: parse (or read the parse) and tag all codes
+    stale: dict[frozenset, list[Transcript]] = {}  # tags of some codes out of date
     for t in p.transcripts:
-        cached = _load_tags(_tag_cache_path(p, t, nlp_key))
-        if cached is None:
+        e = _load_tag_entry(_tag_path(p, keys[t.id]), keys[t.id])
+        if e is None:
             todo.append(t)
+            continue
+        have = e["codes"]
+        missing = frozenset(c for c, fp in fps.items() if c not in have or have[c][0] != fp)
+        e["codes"] = {c: have[c] for c in fps if c not in missing}
+        entries[t.id] = e
+        if missing:
+            stale.setdefault(missing, []).append(t)
         else:
-            suggestions.extend(cached)
             res.cached += 1
             if progress:
                 progress(t)
+
+    cache = DocCache(p.cache_dir / "nlp")
+    as_spacy = _needs_spacy_docs(p.codebook)
+    stats = ParseStats()
     if todo:
-        tagger = Tagger(p.codebook, normalise=lambda s: [x.norm_ for x in load_nlp(NlpSettings(settings.model)).make_doc(s)])
-        stats = ParseStats()
-        for t, docs in iter_parsed(todo, settings, DocCache(p.cache_dir / "nlp"), jobs=jobs, stats=stats):
-            tags = tagger.tag(t, docs)
-            atomic_write_bytes(
-                _tag_cache_path(p, t, nlp_key),
-                json.dumps([s.__dict__ for s in tags], ensure_ascii=False).encode("utf-8"),
-            )
-            suggestions.extend(tags)
+        work = _TagWork(p.codebook, settings)
+        for t, (rows, strings) in map_parsed(todo, settings, cache, work, jobs=jobs, stats=stats, as_spacy=as_spacy):
+            e = {"format": TAGS_FORMAT, "key": keys[t.id], "strings": strings,
+                 "codes": {c: [fp, rows.get(c, [])] for c, fp in fps.items()}}
+            _save_tag_entry(_tag_path(p, keys[t.id]), e)
+            e.pop("strings")
+            entries[t.id] = e
             res.retagged += 1
             if progress:
                 progress(t)
-        res.parsed = stats.parsed
-        res.cached += stats.cached
-        res.model_loaded = stats.model_loaded
-    rows = [
-        Coding(
-            s.transcript_id, s.start, s.end, s.text, s.code_id, "suggested", AUTO,
-            score=s.score, pattern=",".join(s.patterns), matched="|".join(s.matched),
-        )
-        for s in suggestions
-        if s.score >= min_score
-    ]
+    for missing, ts in stale.items():
+        codes = sorted(missing)
+        res.retagged_codes.extend(c for c in codes if c not in res.retagged_codes)
+        tagger = _make_tagger(p.codebook, settings, codes)
+        variants = _positive_variants(tagger)
+        wanted = {t.id: _candidate_paragraphs(entries[t.id].get("strings"), len(t.paragraphs), variants) for t in ts}
+        need = [t for t in ts if wanted[t.id]]
+        found: dict[str, dict[str, list]] = {}
+        if need:
+            work = _TagWork(p.codebook, settings, codes, {t.id: wanted[t.id] for t in need})
+            work._tagger = tagger
+            for t, (rows, _) in map_parsed(need, settings, cache, work, jobs=jobs, stats=stats, as_spacy=as_spacy):
+                found[t.id] = rows
+        for t in ts:
+            e = entries[t.id]
+            rows = found.get(t.id, {})
+            e["codes"].update({c: [fps[c], rows.get(c, [])] for c in codes})
+            _save_tag_entry(_tag_path(p, keys[t.id]), e)
+            e.pop("strings", None)
+            res.cached += 1
+            if progress:
+                progress(t)
+    res.parsed = stats.parsed
+    res.model_loaded = stats.model_loaded
+
+    rows = []
+    for t in p.transcripts:
+        for cid, (_, code_rows) in entries[t.id]["codes"].items():
+            for start, end, text, pats, matched, score, _para in code_rows:
+                if score >= min_score:
+                    rows.append(Coding(t.id, start, end, text, cid, "suggested", AUTO, score=score,
+                                       pattern=",".join(pats), matched="|".join(matched)))
+                    res.by_code[cid] = res.by_code.get(cid, 0) + 1
+    del entries
     store = p.store()
     res.path = store.save_suggestions(rows, p.codebook.effective_ref)
     res.suggestions = len(rows)
-    for r in rows:
-        res.by_code[r.code_id] = res.by_code.get(r.code_id, 0) + 1
+    try:
+        atomic_write_bytes(run_path, _dumps({"format": RUN_FORMAT, "digest": digest, "csv": _file_sha(res.path),
+                                             "by_code": res.by_code}).encode("utf-8"), fsync=False)
+    except OSError:
+        pass  # only costs the next run its shortcut
+    return _count_decisions(p, res, store)
+
+
+def _count_decisions(p: Project, res: CodeResult, store: Store | None = None) -> CodeResult:
+    store = store or p.store()
     anchored = store.anchored(p.by_id)
     res.decisions = len(anchored)
     res.moved = sum(1 for r in anchored if r.anchor == "moved")
