@@ -487,5 +487,41 @@ def import_qdpx_cmd(project: Path, file: Path, coder: str | None, offsets: str, 
         click.echo(f"wrote {f}")
 
 
+# ---------------------------------------------------------------- serve
+@cli.command()
+@project_option
+@click.option("--coder", required=True, help="Whose decisions you make (codings/<coder>.csv).")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port on 127.0.0.1 (0: any free one).")
+@click.option("--compare", multiple=True, help="Show these coders' decisions beside yours, to adjudicate (give twice).")
+@click.option("--open/--no-open", "open_browser", default=True, show_default=True, help="Open the page in the web browser.")
+def serve(project: Path, coder: str, port: int, compare, open_browser: bool):
+    """Review in the browser: a local page (127.0.0.1 only) shows each transcript with its
+    suggestions highlighted; accept (a), reject (r), change (c) or add (m) codes with the keyboard.
+
+    Every decision is saved to codings/<coder>.csv the moment it is made, so closing the window
+    loses nothing. Press ? on the page for every key. Stop the server with Ctrl+C.
+
+    Example: python cli.py serve --coder hanako
+    """
+    import webbrowser
+
+    from coding.review import make_server
+
+    try:
+        server = make_server(project, coder, port=port, compare=tuple(compare))
+    except OSError as e:
+        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {e.strerror}; try --port 0 for any free port") from None
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    click.echo(f"Reviewing as {coder} at {url}  (decisions go to codings/{coder}.csv as you make them; Ctrl+C stops)")
+    if open_browser:
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped; every decision was already saved")
+    finally:
+        server.server_close()
+
+
 if __name__ == "__main__":
     cli()

@@ -185,11 +185,12 @@ def build_qdpx(p, *, coders: Sequence[str] | None = None, name: str | None = Non
                 counts["selections"] += 1
     ET.indent(root, space="  ")
     qde = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    stamp = tuple(int(x) for x in re.findall(r"\d+", now)[:6])
+    stamp = stamp if len(stamp) == 6 and stamp[0] >= 1980 else (1980, 1, 1, 0, 0, 0)
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        z.writestr("project.qde", qde)
-        for name_, data in files.items():
-            z.writestr(name_, data)
+    with zipfile.ZipFile(buf, "w") as z:
+        for name_, data in [("project.qde", qde), *files.items()]:
+            z.writestr(zipfile.ZipInfo(name_, date_time=stamp), data, compress_type=zipfile.ZIP_DEFLATED)
     return buf.getvalue(), counts
 
 

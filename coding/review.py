@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterable, Literal, Mapping, Sequence
 
 from .agreement import compare_coders
-from .errors import StoreError
+from .errors import CodingError, StoreError
 from .store import AUTO, CODER_RE, Coding, Store, reanchor, validate_against
 from .transcripts import Transcript
 
@@ -424,3 +424,206 @@ def import_review(p, path: Path | str, *, coder: str) -> ReviewImport:
         elif (old.status, old.quote, old.memo) != (r.status, r.quote, r.memo):
             res.updated += 1
     return res
+
+
+# ---------------------------------------------------------------- the review page (serve)
+class ReviewSession:
+    """The state behind the local review page: one coder, the project's transcripts, and the
+    decisions on disk (re-read for every request, so other tools' writes are never lost)."""
+
+    def __init__(self, root: Path | str, coder: str, *, compare: Sequence[str] = ()):
+        import secrets
+        import threading
+
+        from .project import Project
+
+        self.root = Path(root)
+        self.coder = check_coder(coder)
+        self.compare = tuple(compare)
+        self.p = Project.open(self.root)
+        self.lock = threading.Lock()
+        self.token = secrets.token_urlsafe(24)
+
+    def _items(self, store: Store, tid: str | None = None) -> dict[str, list[dict]]:
+        by_id = self.p.by_id if tid is None else {tid: self.p.by_id[tid]}
+        anchored = [r for r in store.anchored(by_id) if r.anchor != "stale"]
+        mine = {r.key: r for r in anchored if r.coder == self.coder}
+        others: dict[tuple, dict[str, str]] = {}
+        for r in anchored:
+            if r.coder in self.compare and r.coder != self.coder:
+                others.setdefault(r.key, {})[r.coder] = r.status
+        sugg = {s.key: s for s in store.suggestions if s.transcript_id in by_id}
+        keys = set(sugg) | set(mine) | {k for k, v in others.items() if any(s in ("accepted", "manual") for s in v.values())}
+        out: dict[str, list[dict]] = {t: [] for t in by_id}
+        for key in sorted(keys, key=lambda k: (k[1], k[2], k[3])):
+            t, start, end, code = key
+            s, d = sugg.get(key), mine.get(key)
+            out[t].append({
+                "start": start, "end": end, "code": code, "text": by_id[t].body[start:end],
+                "status": d.status if d else "pending", "suggested": s is not None,
+                "matched": [m for m in (s.matched.split("|") if s else []) if m], "score": s.score if s else None,
+                "quote": bool(d and d.quote), "memo": d.memo if d else "", "others": others.get(key, {}),
+            })
+        return out
+
+    def state(self) -> dict:
+        """Transcripts with their pending counts, and the codebook, for the page's first load."""
+        store = Store.open(self.root)
+        items = self._items(store)
+        cb = self.p.codebook
+        return {
+            "coder": self.coder, "compare": list(self.compare),
+            "file": f"codings/{self.coder}.csv",
+            "transcripts": [{"id": t.id, "org": t.attributes.get("org", ""), "region": t.attributes.get("region", ""),
+                             "items": len(items[t.id]), "pending": sum(1 for i in items[t.id] if i["status"] == "pending")}
+                            for t in self.p.transcripts],
+            "codes": [{"id": c.id, "label": c.label, "kind": c.kind, "definition": c.definition, "codable": c.codable,
+                       "parent": c.parent or ""} for c in cb.codes.values()],
+        }
+
+    def transcript(self, tid: str) -> dict:
+        t = self.p.by_id.get(tid)
+        if t is None:
+            raise StoreError(f"unknown transcript id '{tid}'")
+        items = self._items(Store.open(self.root), tid)[tid]
+        return {
+            "id": t.id, "org": t.attributes.get("org", ""), "attributes": dict(t.attributes), "body": t.body,
+            "paragraphs": [{"start": p.start, "end": p.end, "speaker": p.speaker or ""} for p in t.paragraphs],
+            "segments": [[s.start, s.end] for s in t.segments()],
+            "items": items, "pending": sum(1 for i in items if i["status"] == "pending"),
+        }
+
+    def decide(self, req: Mapping) -> dict:
+        """Apply one action from the page and save it at once; returns the transcript afresh."""
+        cb = self.p.codebook
+        tid = str(req.get("transcript_id", ""))
+        t = self.p.by_id.get(tid)
+        if t is None:
+            raise StoreError(f"unknown transcript id '{tid}'")
+        try:
+            start, end = int(req["start"]), int(req["end"])
+        except (KeyError, TypeError, ValueError):
+            raise StoreError("start and end must be integers") from None
+        if not 0 <= start < end <= len(t.body):
+            raise StoreError(f"{tid}: span {start}..{end} is outside the text ({len(t.body)} characters)")
+        code = str(req.get("code_id", ""))
+        action = str(req.get("action", ""))
+        to = req.get("to")
+        for c in (code, to) if action == "change" else (code,):
+            if c not in cb.codes:
+                raise StoreError(f"unknown code id '{c}'")
+            if not cb.codes[c].codable and action in ("add", "change", "accept"):
+                raise StoreError(f"'{c}' is a group, not a codable code")
+        with self.lock:
+            store = Store.open(self.root)
+            sugg = {s.key for s in store.suggestions}
+            mine = {r.key: r for r in store.anchored(self.p.by_id) if r.coder == self.coder and r.anchor != "stale"}
+            current = mine.get((tid, start, end, code))
+            if action in ("quote", "memo"):
+                if current is None:
+                    raise StoreError("decide on the coding first (accept or add it), then mark a quote or write a memo")
+                quote = (not current.quote) if action == "quote" else current.quote
+                memo = str(req.get("memo", "")) if action == "memo" else current.memo
+                rows = [replace(current, quote=quote, memo=memo, decided_at="")]
+            elif action in ("accept", "reject", "change", "add"):
+                rows = decision_rows(action, transcript=t, start=start, end=end, code_id=code, coder=self.coder,
+                                     suggested=sugg, to=to, quote=bool(current and current.quote),
+                                     memo=current.memo if current else "")
+            else:
+                raise StoreError(f"unknown action '{action}'")
+            path = save_decisions(self.p, self.coder, rows)
+        out = self.transcript(tid)
+        out["saved"] = {"file": str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path),
+                        "rows": [{"code": r.code_id, "status": r.status, "quote": r.quote} for r in rows]}
+        return out
+
+
+def review_page(session: ReviewSession) -> bytes:
+    html = (Path(__file__).with_name("data") / "review.html").read_text(encoding="utf-8")
+    import html as _html
+    import json as _json
+
+    return (html.replace("__TOKEN__", session.token)
+            .replace("__TITLE__", _html.escape(f"Review · {session.coder}"))
+            .replace("__CONFIG__", _json.dumps({"coder": session.coder}, ensure_ascii=False))).encode("utf-8")
+
+
+def make_server(root: Path | str, coder: str, *, port: int = 8765, compare: Sequence[str] = (), log=None):
+    """A review server on 127.0.0.1 only (port 0: any free port). Every API call needs the page's
+    token and a loopback Host header, so other web pages open in the browser cannot send decisions
+    (cross-site requests and DNS rebinding). Call ``serve_forever()``; ``server.session`` is the state."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import unquote, urlsplit
+
+    session = ReviewSession(root, coder, compare=compare)
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "review/1"
+
+        def log_message(self, fmt, *args):  # quiet unless asked
+            if log:
+                log(fmt % args)
+
+        def _send(self, status: int, body: bytes, ctype: str = "application/json; charset=utf-8") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, status: int, obj) -> None:
+            self._send(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"))
+
+        def _allowed(self, api: bool) -> bool:
+            host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
+            if host not in ("127.0.0.1", "localhost", "::1"):
+                self._json(403, {"error": "this page answers on 127.0.0.1 only"})
+                return False
+            if api and self.headers.get("X-Review-Token") != session.token:
+                self._json(403, {"error": "missing or wrong token: reload the page"})
+                return False
+            return True
+
+        def do_GET(self):  # noqa: N802
+            path = urlsplit(self.path).path
+            if not self._allowed(api=path.startswith("/api/")):
+                return
+            try:
+                if path == "/":
+                    self._send(200, review_page(session), "text/html; charset=utf-8")
+                elif path == "/api/state":
+                    self._json(200, session.state())
+                elif path.startswith("/api/transcript/"):
+                    self._json(200, session.transcript(unquote(path[len("/api/transcript/"):])))
+                else:
+                    self._json(404, {"error": "not found"})
+            except CodingError as e:
+                self._json(400, {"error": str(e)})
+
+        def do_POST(self):  # noqa: N802
+            path = urlsplit(self.path).path
+            if not self._allowed(api=True):
+                return
+            if path != "/api/decide":
+                self._json(404, {"error": "not found"})
+                return
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+                req = json.loads(self.rfile.read(min(length, 1 << 20)).decode("utf-8"))
+                if not isinstance(req, dict):
+                    raise ValueError
+            except (ValueError, UnicodeDecodeError):
+                self._json(400, {"error": "the request is not a JSON object"})
+                return
+            try:
+                self._json(200, session.decide(req))
+            except CodingError as e:
+                self._json(400, {"error": str(e)})
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    server.session = session  # type: ignore[attr-defined]
+    return server

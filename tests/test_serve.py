@@ -1,0 +1,226 @@
+"""The review page: used in headless Chromium as a person would, with the keyboard; decisions are on
+disk after every key press and survive `code` re-runs and transcript edits."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from browser import Browser, find_chromium
+from coding.errors import StoreError
+from coding.project import Project, code_project
+from coding.review import ReviewSession, make_server
+
+BODY = ("A: 必然的に日本企業が多くなり、海外からの問い合わせは多くない。\n\n"
+        "A: 共同研究になってしまうと成果が共同発明になり、共有特許になってしまう。\n\n"
+        "A: 専門人材が慢性的に不足している。𠮷野家の話では、展示会に出しても成約につながらない。\n")
+OTHER = "Q: 海外の状況は？\n\nA: 翻訳費用がかさむので海外出願は絞っている。\n"
+
+
+@pytest.fixture
+def coded(project, write):
+    write("b.md", BODY, id="JP-B")
+    write("c.md", OTHER, id="JP-C", org="C大学")
+    code_project(Project.open(project))
+    return project
+
+
+@pytest.fixture
+def server(coded):
+    srv = make_server(coded, "hanako", port=0)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def rows(project, coder="hanako"):
+    path = project / "codings" / f"{coder}.csv"
+    if not path.exists():
+        return []
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+def decided(project):
+    return sorted((r["code_id"], r["status"], r["text"], r["quote"], r["memo"]) for r in rows(project))
+
+
+@pytest.fixture
+def browser():
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("no Chromium on this machine (install it with: apt-get install -y chromium); "
+                    "the review page's browser test needs one")
+    b = Browser(binary)
+    yield b
+    b.close()
+
+
+def wait_saved(b, n):
+    b.wait_for(f"window.review.saves >= {n} && !window.review.busy", what=f"{n} saved decision(s)")
+
+
+def focused(b):
+    return b.js("(() => { const it = review.items[review.focus]; return it && [it.code, it.start, it.end, it.status]; })()")
+
+
+def test_a_person_reviews_with_the_keyboard(server, coded, browser, tmp_path):
+    b = browser
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    b.open(url)
+    b.wait_for("window.review && window.review.ready", what="the page ready")
+    assert b.js("document.getElementById('coder').innerText") == "hanako"
+    assert b.js("document.querySelector('main h1').innerText").startswith("JP-B")
+    # the first suggestion is focused: its chip, its sentence and its definition are shown
+    assert focused(b) == ["課題①", 3, 33, "pending"]
+    assert b.js("document.querySelector('.chip.focus').dataset.code") == "課題①"
+    assert "問い合わせ" in b.js("document.querySelector('.piece.focus').innerText")
+    assert b.js("[...document.querySelectorAll('.piece.focus .match')].map(e => e.innerText).join('')") == "海外問い合わせ"
+    definition = Project.open(coded).codebook.codes["課題①"].definition
+    assert definition in b.js("document.getElementById('detail').innerText")
+
+    b.press("a")  # accept, saved at once, and on to the next pending suggestion
+    wait_saved(b, 1)
+    assert decided(coded) == [("課題①", "accepted", "必然的に日本企業が多くなり、海外からの問い合わせは多くない。", "", "")]
+    assert focused(b) == ["図表32-1", 38, 73, "pending"]
+    assert "saved 課題① accepted → codings/hanako.csv" in b.js("document.getElementById('status').innerText")
+
+    b.press("r")  # reject
+    wait_saved(b, 2)
+    assert ("図表32-1", "rejected") in {(r[0], r[1]) for r in decided(coded)}
+    assert focused(b)[0] == "課題⑤"
+
+    b.press("c")  # change 課題⑤ to another code through the picker
+    b.wait_for("!document.getElementById('picker').hidden", what="the code picker")
+    b.type("図表32-1/日本")
+    assert b.js("document.querySelector('#picker-list li.sel .id').innerText") == "図表32-1/日本"
+    b.press("Enter")
+    wait_saved(b, 3)
+    got = {(r[0], r[1]) for r in decided(coded)}
+    assert {("課題⑤", "rejected"), ("図表32-1/日本", "manual")} <= got
+    assert focused(b)[:3] == ["図表32-5", 78, 94]
+
+    # select words after 𠮷 (outside the BMP) with the mouse, add a code to them with m
+    b.js("""(() => {
+        const piece = [...document.querySelectorAll('.piece')].find(p => p.textContent.includes('𠮷野家'));
+        const node = piece.firstChild, at = node.textContent.indexOf('𠮷野家');
+        const range = document.createRange();
+        range.setStart(node, at); range.setEnd(node, at + '𠮷野家'.length);
+        const sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(range);
+    })()""")
+    b.press("m")
+    b.wait_for("!document.getElementById('picker').hidden", what="the code picker")
+    assert "𠮷野家" in b.js("document.getElementById('picker-title').innerText")
+    b.type("課題⑫")
+    b.press("Enter")
+    wait_saved(b, 4)
+    manual = next(r for r in rows(coded) if r["code_id"] == "課題⑫")
+    body = Project.open(coded).by_id["JP-B"].body
+    assert (manual["status"], manual["text"]) == ("manual", "𠮷野家")
+    assert body[int(manual["start"]):int(manual["end"])] == "𠮷野家"  # code points, not UTF-16 units
+
+    # back to the accepted suggestion: mark it as a quote and write a memo
+    while focused(b)[:2] != ["課題①", 3]:
+        b.press("k")
+    b.press("q")
+    wait_saved(b, 5)
+    b.press("e")
+    b.wait_for("!document.getElementById('memo').hidden", what="the memo box")
+    b.type("海外企業との接点の話")
+    b.press("Enter")
+    wait_saved(b, 6)
+    first = next(r for r in rows(coded) if r["code_id"] == "課題①" and r["start"] == "3")
+    assert (first["quote"], first["memo"]) == ("yes", "海外企業との接点の話")
+
+    b.press("?")
+    assert b.js("!document.getElementById('help').hidden")
+    b.screenshot(tmp_path / "review-help.png")
+    b.press("Escape")
+    b.press("]")  # the next transcript
+    b.wait_for("document.querySelector('main h1').innerText.startsWith('JP-C')", what="transcript JP-C")
+    b.press("[")
+    b.wait_for("document.querySelector('main h1').innerText.startsWith('JP-B')", what="transcript JP-B again")
+    shot = b.screenshot(tmp_path / "review.png")
+    assert shot.stat().st_size > 10_000
+    keep = Path("/tmp/review-page.png")  # for a person to look at when the test is run by hand
+    shutil.copy(shot, keep)
+
+    # a reload shows what was decided: nothing lives only in the page
+    b.send("Page.reload")
+    b.wait_for("window.review && window.review.ready", what="the page ready after reload")
+    statuses = b.js("review.items.map(i => i.code + ':' + i.status)")
+    assert "課題①:accepted" in statuses and "図表32-1:rejected" in statuses and "課題⑫:manual" in statuses
+
+
+def test_decisions_from_the_page_survive_code_reruns_and_edits(server, coded, write):
+    s = server.session
+    body = s.p.by_id["JP-B"].body
+    a = body.index("専門人材")
+    s.decide({"transcript_id": "JP-B", "start": a, "end": a + 16, "code_id": "課題⑧", "action": "accept"})
+    before = (coded / "codings" / "hanako.csv").read_text(encoding="utf-8")
+    code_project(Project.open(coded))
+    assert (coded / "codings" / "hanako.csv").read_text(encoding="utf-8") == before
+    write("b.md", "Q: 冒頭に一段落を足した。\n\n" + BODY, id="JP-B")
+    p = Project.open(coded)
+    code_project(p)
+    (c,) = p.store().resolved(p.by_id)
+    assert (c.code_id, c.anchor, c.text) == ("課題⑧", "moved", "専門人材が慢性的に不足している。")
+    # deciding again on the moved sentence replaces the decision instead of adding a second one
+    s2 = ReviewSession(coded, "hanako")
+    a2 = s2.p.by_id["JP-B"].body.index("専門人材")
+    s2.decide({"transcript_id": "JP-B", "start": a2, "end": a2 + 16, "code_id": "課題⑧", "action": "reject"})
+    assert [(r["code_id"], r["status"], int(r["start"])) for r in rows(coded)] == [("課題⑧", "rejected", a2)]
+
+
+def request(server, path, *, token=None, host=None, data=None):
+    req = urllib.request.Request(f"http://127.0.0.1:{server.server_address[1]}{path}",
+                                 data=json.dumps(data).encode() if data is not None else None)
+    if token:
+        req.add_header("X-Review-Token", token)
+    if host:
+        req.add_header("Host", host)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req) as res:
+            return res.status, json.loads(res.read() or b"null") if path.startswith("/api") else res.read()
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_the_server_listens_on_loopback_and_wants_the_page_token(server):
+    assert server.server_address[0] == "127.0.0.1"
+    token = server.session.token
+    status, page = request(server, "/")
+    assert status == 200 and token.encode() in page
+    assert request(server, "/api/state")[0] == 403  # no token: another site cannot read or write
+    assert request(server, "/api/state", token="wrong")[0] == 403
+    assert request(server, "/api/state", token=token, host="evil.example:80")[0] == 403  # DNS rebinding
+    status, state = request(server, "/api/state", token=token)
+    assert status == 200 and [t["id"] for t in state["transcripts"]] == ["JP-B", "JP-C"]
+    assert state["transcripts"][0]["pending"] == 7
+    status, err = request(server, "/api/decide", token=token, data={"transcript_id": "JP-B", "start": 0, "end": 5,
+                                                                    "code_id": "課題", "action": "add"})
+    assert status == 400 and "'課題' is a group" in err["error"]
+
+
+@pytest.mark.parametrize("req,message", [
+    ({"transcript_id": "JP-X", "start": 0, "end": 1, "code_id": "課題①", "action": "accept"}, "unknown transcript id 'JP-X'"),
+    ({"transcript_id": "JP-B", "start": 5, "end": 999, "code_id": "課題①", "action": "accept"}, "outside the text"),
+    ({"transcript_id": "JP-B", "start": 3, "end": 33, "code_id": "課題①", "action": "quote"}, "decide on the coding first"),
+    ({"transcript_id": "JP-B", "start": 3, "end": 33, "code_id": "課題①", "action": "change", "to": "無い"}, "unknown code id '無い'"),
+    ({"transcript_id": "JP-B", "start": 3, "end": 33, "code_id": "課題①", "action": "delete"}, "unknown action 'delete'"),
+])
+def test_bad_requests_change_nothing(coded, req, message):
+    s = ReviewSession(coded, "hanako")
+    with pytest.raises(StoreError, match=message):
+        s.decide(req)
+    assert not (coded / "codings").exists()
