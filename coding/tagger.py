@@ -12,11 +12,23 @@ A pattern is a boolean tree (KH Coder's coding rules, as data):
 A node with ``scope: paragraph`` is evaluated on the sentence's whole paragraph; a suggestion still
 needs at least one matched token inside the sentence itself. Codes marked ``deny`` (challenges by
 default) are not suggested in a sentence that denies the problem or calls it solved.
+
+Codebook settings under ``tagger:`` (all optional):
+
+* ``skip: {speakers: [Q, 問], prefixes: [（メモ）]}`` — paragraphs not tagged: the interviewer's
+  questions and the note-taker's memos are not the organisation's words;
+* ``regions: {challenge: [日本]}`` — codes of a kind are suggested only in transcripts of these
+  regions (the report's challenges are those Japanese organisations raise);
+* ``learned: {path: models/suggester.json}`` — add a learned suggester's suggestions
+  (:mod:`coding.learn`, trained by ``python cli.py train``; the path is relative to the codebook's
+  folder). Its suggestions name ``model:<score>`` as their source; a suggestion both a rule and
+  the model make names both and scores ``1 - (1 - rule) (1 - model)``.
 """
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from .codebook import Codebook, Pattern
@@ -75,9 +87,34 @@ class _Phrase:
 class Tagger:
     """Compiled patterns of a codebook. ``tag(transcript, docs)`` gives the suggestions."""
 
-    def __init__(self, codebook: Codebook, *, normalise=None):
-        """``normalise(text) -> list[str]`` gives a phrase's normalised forms (Sudachi via GiNZA)."""
+    def __init__(self, codebook: Codebook, *, normalise=None, model: Any = "auto"):
+        """``normalise(text) -> list[str]`` gives a phrase's normalised forms (Sudachi via GiNZA).
+
+        ``model``: a :class:`coding.learn.LearnedModel`, None for rules only, or "auto" for the
+        one the codebook's ``tagger.learned.path`` names (rules only when it names none).
+        """
         self.codebook = codebook
+        opts = codebook.settings.get("tagger") or {}
+        skip = opts.get("skip") or {}
+        self.skip_speakers = {fold(x) for x in skip.get("speakers") or []}
+        self.skip_prefixes = tuple(fold(x) for x in skip.get("prefixes") or [])
+        self.kind_regions = {k: set(v or []) for k, v in (opts.get("regions") or {}).items()}
+        self.source = "rules"  # what suggests: for reports
+        if model == "auto":
+            model = None
+            learned = opts.get("learned") or {}
+            if learned.get("path"):
+                from .learn import load_model
+
+                path = Path(codebook.path).resolve().parent / learned["path"]
+                if path.exists():  # a copied codebook without its model still codes, by rules
+                    model = load_model(path)
+                    self.source = f"rules + learned suggester {learned['path']}"
+                else:
+                    self.source = f"rules only ({learned['path']} not found: python cli.py train)"
+        elif model is not None:
+            self.source = "rules + learned suggester"
+        self.model = model
         self._normalise = normalise
         self._phrases: dict[str, tuple[str, ...]] = {}
         self._matchers: dict[int, Any] = {}
@@ -196,12 +233,25 @@ class Tagger:
     def tag(self, transcript: Transcript, docs: Sequence) -> list[Suggestion]:
         """Suggestions for every sentence segment of ``transcript`` (``docs``: one per paragraph)."""
         out: list[Suggestion] = []
+        region = transcript.attributes.get("region")
         for para, doc in zip(transcript.paragraphs, docs):
-            out.extend(self.tag_paragraph(transcript.id, para, doc))
+            if self.skipped(para):
+                continue
+            out.extend(s for s in self.tag_paragraph(transcript.id, para, doc) if self._allowed(s.code_id, region))
         return out
 
+    def skipped(self, para) -> bool:
+        """True for a paragraph the tagger leaves alone (``tagger.skip``)."""
+        if para.speaker is not None and fold(para.speaker) in self.skip_speakers:
+            return True
+        return bool(self.skip_prefixes) and fold(para.text).startswith(self.skip_prefixes)
+
+    def _allowed(self, code_id: str, region: str | None) -> bool:
+        regions = self.kind_regions.get(self.codebook[code_id].kind)
+        return regions is None or region in regions
+
     def tag_paragraph(self, transcript_id: str, para, doc) -> list[Suggestion]:
-        if not self.patterns or len(doc) == 0:
+        if (not self.patterns and self.model is None) or len(doc) == 0:
             return []
         spans: dict[str, list] = {}
         if self._token_keys:
@@ -247,4 +297,47 @@ class Tagger:
                         paragraph=para.index,
                     )
                 )
+        if self.model is not None:
+            out = self._add_model(transcript_id, para, doc, out)
+        return out
+
+    def _add_model(self, transcript_id: str, para, doc, rules: list[Suggestion]) -> list[Suggestion]:
+        """Merge the learned suggester's paragraph-level codes into the rules' suggestions.
+
+        A code whose paragraph probability reaches its threshold goes on the sentences whose own
+        probability does too, or else on the paragraph's most probable sentence.
+        """
+        from .learn import features
+
+        model = self.model
+        pscores = model.scores(features(doc))
+        hits = [c for c in model.codes if c in self.codebook and self.codebook[c].codable and pscores[c] >= model.thresholds[c]]
+        if not hits:
+            return rules
+        sents = []
+        for seg in split_sentences(para):
+            a, b = seg.start - para.start, seg.end - para.start
+            toks = [t for t in doc if t.idx < b and t.idx + len(t.text) > a]
+            if toks:
+                sents.append((seg, toks, model.scores(features(toks))))
+        if not sents:
+            return rules
+        by_key = {(s.start, s.code_id): i for i, s in enumerate(rules)}
+        out = list(rules)
+        for c in hits:
+            chosen = [x for x in sents if x[2][c] >= model.thresholds[c]] or [max(sents, key=lambda x: x[2][c])]
+            for seg, toks, _ in chosen:
+                if self.codebook[c].deny and self._denied(_context(toks)):
+                    continue
+                p = pscores[c]
+                tag = f"model:{p:.2f}"
+                i = by_key.get((seg.start, c))
+                if i is not None:
+                    r = out[i]
+                    out[i] = replace(r, patterns=r.patterns + (tag,), score=round(1.0 - (1.0 - r.score) * (1.0 - p), 4))
+                    continue
+                words = {f for f in features(toks) if "+" not in f and model.weight(c, f) > 0}
+                matched = tuple(t.text for t in toks if t.norm_ in words)
+                out.append(Suggestion(transcript_id, seg.start, seg.end, seg.text, c, (tag,), matched, round(p, 4), para.index))
+                by_key[(seg.start, c)] = len(out) - 1
         return out

@@ -1,0 +1,288 @@
+"""A learned suggester: per-code logistic regression over a paragraph's Sudachi normalised words.
+
+Rules find what their authors foresaw; people phrase the same point in many ways. This model
+learns, from reviewed codings (accepted + manual), which words make a paragraph carry a code, and
+the tagger adds its suggestions to the rules' (see :mod:`coding.tagger`).
+
+* **Features**: the normalised forms (``Token.norm_``, so 共同出願/共願 spellings and widths meet)
+  of content words (nouns, proper nouns, verbs, adjectives) and of each pair of neighbouring
+  content words, present or absent (binary bag of words). Japanese has no spaces, so the words
+  come from GiNZA's Sudachi tokenizer — the same tokens the rules see, no extra model.
+* **Unit**: the paragraph (an answer usually makes one point over several sentences). Interviewer
+  questions and memo paragraphs are left out (``tagger.skip`` in the codebook), as in tagging.
+* **Labels**: the codes evaluation uses — a finding counts as its theme; phases and groups are not
+  learned; codes with fewer than ``min_examples`` paragraphs are not learned either.
+* **Model**: one-vs-rest logistic regression with L2, positives weighted up to balance the classes,
+  fitted by L-BFGS (scipy, sparse features; deterministic, CPU, a few seconds for the sample
+  corpus). Each code's threshold is chosen by cross-validation over transcripts to
+  maximise F1 among thresholds whose recall is at least their precision.
+
+The model is a small JSON file (vocabulary, weights, thresholds), written atomically.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from .errors import ProjectError
+
+CONTENT_POS = {"NOUN", "PROPN", "VERB", "ADJ"}
+FORMAT = "coding-suggester/1"
+
+
+def features(tokens: Iterable) -> set[str]:
+    """Binary bag-of-words features of a window of tokens (``norm_`` + ``pos_``)."""
+    out: set[str] = set()
+    prev = None
+    for t in tokens:
+        pos = t.pos_
+        norm = t.norm_
+        if pos in CONTENT_POS and norm and not norm.isdigit() and len(norm) > 0:
+            out.add(norm)
+            if prev is not None:
+                out.add(f"{prev}+{norm}")
+            prev = norm
+        elif pos not in ("ADP", "AUX", "PART", "SCONJ"):
+            prev = None
+    return out
+
+
+@dataclass(frozen=True)
+class LearnedModel:
+    """Weights of one logistic regression per code over a shared vocabulary."""
+
+    codes: tuple[str, ...]
+    vocab: Mapping[str, int]
+    weights: tuple[tuple[float, ...], ...]  # per code, per feature
+    bias: tuple[float, ...]
+    thresholds: Mapping[str, float]
+    info: Mapping[str, object] = field(default_factory=dict)
+
+    def scores(self, feats: set[str]) -> dict[str, float]:
+        """Probability of each code for a window with these features."""
+        idx = [self.vocab[f] for f in feats if f in self.vocab]
+        out = {}
+        for k, code in enumerate(self.codes):
+            w = self.weights[k]
+            z = self.bias[k] + sum(w[i] for i in idx)
+            out[code] = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        return out
+
+    def weight(self, code: str, feat: str) -> float:
+        i = self.vocab.get(feat)
+        return 0.0 if i is None else self.weights[self.codes.index(code)][i]
+
+    def to_json(self) -> str:
+        data = {
+            "format": FORMAT, "info": dict(self.info), "codes": list(self.codes),
+            "thresholds": dict(self.thresholds), "bias": [round(b, 3) for b in self.bias],
+            "vocab": sorted(self.vocab, key=self.vocab.get),
+            # sparse: only weights that matter, per code
+            "weights": [{str(i): round(x, 3) for i, x in enumerate(w) if abs(x) >= 0.02} for w in self.weights],
+        }
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str = "model") -> "LearnedModel":
+        try:
+            data = json.loads(text)
+            if data.get("format") != FORMAT:
+                raise ValueError(f"format is {data.get('format')!r}, expected {FORMAT!r}")
+            vocab = {f: i for i, f in enumerate(data["vocab"])}
+            n = len(vocab)
+            weights = []
+            for w in data["weights"]:
+                row = [0.0] * n
+                for i, x in w.items():
+                    row[int(i)] = float(x)
+                weights.append(tuple(row))
+            return cls(tuple(data["codes"]), vocab, tuple(weights), tuple(float(b) for b in data["bias"]),
+                       {k: float(v) for k, v in data["thresholds"].items()}, data.get("info") or {})
+        except (ValueError, KeyError, TypeError, IndexError) as e:
+            raise ProjectError(f"{source}: not a suggester model ({e}); retrain it with: python cli.py train") from None
+
+    @property
+    def fingerprint(self) -> str:
+        import hashlib
+
+        return hashlib.sha1(self.to_json().encode("utf-8")).hexdigest()[:16]
+
+
+def load_model(path: Path | str) -> LearnedModel:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProjectError(f"{path}: no suggester model; train one with: python cli.py train") from None
+    return LearnedModel.from_json(text, source=str(path))
+
+
+# ---------------------------------------------------------------- fitting
+def _fit(X, y, *, l2: float, pos_weight: float):
+    """Weighted L2 logistic regression: minimise Σ wᵢ·logloss + l2/2·|w|² by L-BFGS (scipy)."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    n, d = X.shape
+    sw = np.where(y > 0, pos_weight, 1.0)
+
+    def loss(theta):
+        w, b = theta[:-1], theta[-1]
+        z = X @ w + b
+        # log(1 + e^z) - y z, stably
+        ll = np.logaddexp(0.0, z) - y * z
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        g = sw * (p - y)
+        grad = np.empty_like(theta)
+        grad[:-1] = X.T @ g + l2 * w
+        grad[-1] = g.sum()
+        return float((sw * ll).sum() + 0.5 * l2 * (w @ w)), grad
+
+    res = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", options={"maxiter": 200})
+    return res.x[:-1], float(res.x[-1])
+
+
+def _matrix(examples: Sequence[set[str]], vocab: Mapping[str, int]):
+    from scipy.sparse import csr_matrix
+
+    rows, cols = [], []
+    for r, feats in enumerate(examples):
+        for f in feats:
+            i = vocab.get(f)
+            if i is not None:
+                rows.append(r)
+                cols.append(i)
+    return csr_matrix(([1.0] * len(rows), (rows, cols)), shape=(len(examples), len(vocab)))
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model: LearnedModel
+    examples: int
+    positives: Mapping[str, int]
+    cv: Mapping[str, tuple[float, float, float]]  # code → (precision, recall, f1) at its threshold
+
+
+THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+def train(
+    examples: Sequence[tuple[str, set[str], set[str]]],
+    *,
+    min_examples: int = 3,
+    min_df: int = 2,
+    l2: float = 1.0,
+    folds: int = 5,
+    info: Mapping[str, object] | None = None,
+) -> TrainResult:
+    """Fit one classifier per code from ``(group, features, codes)`` examples (group = transcript,
+    kept together in cross-validation folds)."""
+    import numpy as np
+
+    df: dict[str, int] = {}
+    for _, feats, _ in examples:
+        for f in feats:
+            df[f] = df.get(f, 0) + 1
+    vocab = {f: i for i, f in enumerate(sorted(f for f, c in df.items() if c >= min_df))}
+    counts: dict[str, int] = {}
+    for _, _, codes in examples:
+        for c in codes:
+            counts[c] = counts.get(c, 0) + 1
+    codes = tuple(sorted(c for c, n in counts.items() if n >= min_examples))
+    X = _matrix([f for _, f, _ in examples], vocab)
+    groups = sorted({g for g, _, _ in examples})
+    fold_of = {g: i % folds for i, g in enumerate(groups)}
+    fold = np.array([fold_of[g] for g, _, _ in examples])
+    weights, biases, thresholds, cv = [], [], {}, {}
+    for c in codes:
+        y = np.array([1.0 if c in cs else 0.0 for _, _, cs in examples])
+        pos_weight = min(20.0, max(1.0, (len(y) - y.sum()) / max(1.0, y.sum())))
+        # cross-validated probabilities → threshold
+        oof = np.zeros(len(y))
+        for k in range(folds):
+            tr, te = fold != k, fold == k
+            if te.sum() == 0 or y[tr].sum() == 0:
+                continue
+            w, b = _fit(X[tr], y[tr], l2=l2, pos_weight=pos_weight)
+            oof[te] = 1.0 / (1.0 + np.exp(-np.clip(X[te] @ w + b, -30, 30)))
+        best = (-1.0, 0.5, (0.0, 0.0, 0.0))
+        for th in THRESHOLDS:
+            pred = oof >= th
+            tp = float((pred & (y > 0)).sum())
+            fp = float((pred & (y == 0)).sum())
+            fn = float((~pred & (y > 0)).sum())
+            prec = tp / (tp + fp) if tp + fp else 0.0
+            rec = tp / (tp + fn) if tp + fn else 0.0
+            f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+            key = f1 if rec >= prec else f1 - 0.5  # prefer thresholds that miss little
+            if key > best[0]:
+                best = (key, th, (prec, rec, f1))
+        thresholds[c] = best[1]
+        cv[c] = best[2]
+        w, b = _fit(X, y, l2=l2, pos_weight=pos_weight)
+        weights.append(tuple(float(x) for x in w))
+        biases.append(float(b))
+    model = LearnedModel(codes, vocab, tuple(weights), tuple(biases), thresholds, dict(info or {}))
+    return TrainResult(model, len(examples), {c: counts[c] for c in codes}, cv)
+
+
+# ---------------------------------------------------------------- a project
+def project_examples(p, *, coders: Sequence[str] | None = None, jobs: int = 1) -> list[tuple[str, set[str], set[str]]]:
+    """``(transcript id, features, codes)`` for every paragraph the tagger would tag, labelled
+    with the confirmed codings (accepted + manual) of ``coders`` (default: every person)."""
+    from .evaluate import eval_code
+    from .nlp import DocCache, iter_parsed
+    from .tagger import Tagger
+
+    cb = p.codebook
+    skipper = Tagger(cb, model=None)
+    codings = p.store().resolved(p.by_id, coders=coders)
+    by_t: dict[str, list] = {}
+    for c in codings:
+        code = eval_code(cb, c.code_id)
+        if code is not None and cb.family(code) != "phase":
+            by_t.setdefault(c.transcript_id, []).append((c.start, c.end, code))
+    out = []
+    for t, docs in iter_parsed(p.transcripts, p.nlp_settings(), DocCache(p.cache_dir / "nlp"), jobs=jobs):
+        spans = by_t.get(t.id, [])
+        for para, doc in zip(t.paragraphs, docs):
+            if skipper.skipped(para):
+                continue
+            codes = {code for a, b, code in spans if a < para.end and b > para.start}
+            out.append((t.id, features(doc), codes))
+    return out
+
+
+def model_path(p) -> Path:
+    """Where the codebook's ``tagger.learned.path`` puts the model (relative to the codebook)."""
+    learned = ((p.codebook.settings.get("tagger") or {}).get("learned") or {})
+    if not learned.get("path"):
+        raise ProjectError(
+            f"{p.codebook.path}: no 'tagger: {{learned: {{path: ...}}}}' setting; add one (e.g. "
+            "models/suggester.json) or give --output"
+        )
+    return Path(p.codebook.path).resolve().parent / learned["path"]
+
+
+def train_project(p, *, coders: Sequence[str] | None = None, output: Path | None = None, jobs: int = 1) -> tuple[TrainResult, Path]:
+    """Train the suggester on a project's reviewed codings and write it (atomically).
+
+    The project's cached tags are dropped, so the next ``code`` uses the new model.
+    """
+    import shutil
+
+    from .nlp import atomic_write_bytes
+
+    path = Path(output) if output else model_path(p)
+    examples = project_examples(p, coders=coders, jobs=jobs)
+    if not any(codes for _, _, codes in examples):
+        raise ProjectError(f"{p.root}: no confirmed codings to learn from (import or review some first)")
+    info = {"project": p.root.resolve().name, "coders": list(coders or p.store().coders),
+            "transcripts": len(p.transcripts), "paragraphs": len(examples)}
+    res = train(examples, info=info)
+    atomic_write_bytes(path, res.model.to_json().encode("utf-8"))
+    shutil.rmtree(p.cache_dir / "tags", ignore_errors=True)
+    return res, path

@@ -1,0 +1,114 @@
+"""Evaluation: the held-out gold conversion, the measures, units and families, the CLI."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+
+import yaml
+from click.testing import CliRunner
+
+from cli import cli
+from coding.codebook import load_codebook
+from coding.evaluate import Scores, eval_code, evaluate, paragraph_gold
+from coding.project import Project
+from coding.store import Coding
+
+from conftest import ROOT
+
+HELDOUT = ROOT / "tests" / "heldout"
+
+
+def test_heldout_gold_csv_is_the_paragraph_gold_converted():
+    sys.path.insert(0, str(HELDOUT))
+    from make_gold import gold_csv_text
+
+    assert (HELDOUT / "gold.csv").read_text(encoding="utf-8") == gold_csv_text(), "run python tests/heldout/make_gold.py"
+    data = yaml.safe_load((HELDOUT / "gold_paragraphs.yml").read_text(encoding="utf-8"))
+    p = Project.open(HELDOUT)
+    rows = list(csv.DictReader(io.StringIO((HELDOUT / "gold.csv").read_text(encoding="utf-8"))))
+    assert list(rows[0])[:8] == ["transcript_id", "start", "end", "text", "code_id", "code_ref", "status", "coder"]
+    assert len(rows) == sum(len(e["codes"]) for entries in data.values() for e in entries)
+    assert {r["coder"] for r in rows} == {"gold"} and {r["status"] for r in rows} == {"manual"}
+    by_id = p.by_id
+    for r in rows:
+        t = by_id[r["transcript_id"]]
+        para = t.paragraph_at(int(r["start"]))
+        assert (para.start, para.end) == (int(r["start"]), int(r["end"])) and para.text == r["text"]
+        assert r["code_id"] in p.codebook
+    first = data["HO-01"][0]
+    para = by_id["HO-01"].paragraphs[first["paragraph"] - 1]
+    got = [(int(r["start"]), r["code_id"]) for r in rows if r["transcript_id"] == "HO-01"][: len(first["codes"])]
+    assert sorted(got) == sorted((para.start, c) for c in first["codes"])
+    assert para.speaker in ("A", "Q", None) and not para.text.startswith(("A:", "Q:"))
+
+
+def test_paragraph_gold_rejects_a_paragraph_out_of_range(project, write):
+    write("a.md", "Q: 問い。\n\nA: 答え。\n", id="JP-A")
+    p = Project.open(project)
+    rows = paragraph_gold(p.transcripts, {"JP-A": [{"paragraph": 2, "codes": ["課題①"]}]})
+    assert [(r.start, r.end, r.text, r.code_id, r.status, r.coder) for r in rows] == [(p.transcripts[0].paragraphs[1].start, p.transcripts[0].paragraphs[1].end, "答え。", "課題①", "manual", "gold")]
+    import pytest
+
+    from coding.errors import StoreError
+
+    with pytest.raises(StoreError, match=r"JP-A: paragraph 3 is not between 1 and 2"):
+        paragraph_gold(p.transcripts, {"JP-A": [{"paragraph": 3, "codes": ["課題①"]}]})
+
+
+def test_scores():
+    s = Scores(tp=8, fp=2, fn=4, tn=86)
+    assert (s.precision, round(s.recall, 4), round(s.f1, 4)) == (0.8, 0.6667, 0.7273)
+    # po = 0.94; pe = 0.1*0.12 + 0.9*0.88 = 0.804; kappa = 0.136 / 0.196
+    assert round(s.kappa, 4) == round(0.136 / 0.196, 4)
+    assert Scores().precision is None and Scores(tn=5).kappa is None
+
+
+def test_evaluate_units_families_and_findings_as_themes(project, write):
+    body = "Q: 共願について。\n\nA: 共願が多い。出願費用も高い。\n\nA: 展示会は効果がない。\n"
+    write("a.md", body, id="JP-A")
+    p = Project.open(project)
+    t = p.transcripts[0]
+    a1, a2 = t.paragraphs[1], t.paragraphs[2]
+    s1, s2 = [s for s in t.segments() if s.paragraph == 1]
+    gold = [
+        Coding("JP-A", s1.start, s1.end, s1.text, "図表32-1/日本", "manual", "g"),  # a finding: counts as 図表32-1
+        Coding("JP-A", a1.start, a1.end, a1.text, "課題②", "manual", "g"),
+        Coding("JP-A", a2.start, a2.end, a2.text, "課題①", "rejected", "g"),  # rejected: not gold
+    ]
+    preds = [("JP-A", s1.start, s1.end, "図表32-1"), ("JP-A", s2.start, s2.end, "課題②"), ("JP-A", a2.start, a2.end, "課題①")]
+    ev = evaluate(p.codebook, p.transcripts, gold, preds)
+    assert ev.units == {"paragraph": 3, "segment": 4}
+    assert ev.skipped == ("phase", "practice")
+    assert ev.codes["paragraph"]["図表32-1"] == Scores(tp=1, fp=0, fn=0, tn=2)
+    assert ev.codes["paragraph"]["課題②"] == Scores(tp=1, fp=0, fn=0, tn=2)
+    assert ev.codes["paragraph"]["課題①"] == Scores(tp=0, fp=1, fn=0, tn=2)
+    assert ev.codes["segment"]["課題②"] == Scores(tp=1, fp=0, fn=1, tn=2)  # gold spans the paragraph: 2 sentences
+    n_challenges = len([c for c in p.codebook.codes.values() if c.kind == "challenge"])
+    assert ev.families["paragraph"]["challenge"] == Scores(tp=1, fp=1, fn=0, tn=3 * n_challenges - 2)
+    assert eval_code(p.codebook, "図表32-2/日本/※") == "図表32-2" and eval_code(p.codebook, "課題") is None
+
+
+def test_cli_evaluate_json_and_markdown(project, write, tmp_path):
+    write("a.md", "Q: 共願について。\n\nA: 日本企業との共同研究では共願が多く、大学単独のライセンス戦略がとれない。\n", id="JP-A")
+    p = Project.open(project)
+    para = p.transcripts[0].paragraphs[1]
+    gold = tmp_path / "gold.csv"
+    gold.write_text("transcript_id,start,end,text,code_id,code_ref,status,coder\n"
+                    f"JP-A,{para.start},{para.end},{para.text},課題⑤,課題⑤,manual,gold\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["evaluate", "--project", str(project), "--gold", str(gold), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["transcripts"] == ["JP-A"] and data["units"] == {"paragraph": 2, "segment": 2}
+    assert data["levels"]["paragraph"]["codes"]["課題⑤"]["tp"] == 1
+    before = tmp_path / "before.json"
+    before.write_text(res.output, encoding="utf-8")
+    res = CliRunner().invoke(cli, ["evaluate", "--project", str(project), "--gold", str(gold), "--format", "md",
+                                   "--baseline", str(before), "--by", "family"])
+    assert res.exit_code == 0, res.output
+    assert "| challenge | 1 | 0 | 0 | 1.00 → 1.00 | 1.00 → 1.00 | 1.00 → 1.00 |" in res.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("transcript_id,start,end,text,code_id,code_ref,status,coder\nJP-X,0,1,x,課題⑤,,manual,gold\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["evaluate", "--project", str(project), "--gold", str(bad)])
+    assert res.exit_code == 1 and "unknown transcript id 'JP-X'" in res.output and "Traceback" not in res.output
