@@ -373,6 +373,8 @@ def read_review_xlsx(p, path: Path | str, *, coder: str) -> ReviewImport:
             action, to = "reject", None
         elif m:
             action, to = "change", m.group(1)
+            if to not in cb.codes and to.split()[0] in cb.codes:  # "change to 課題⑫ 専門人材…": the id is enough
+                to = to.split()[0]
             if to not in cb.codes:
                 problems.append(f"{where}: decision '{decision}': unknown code id '{to}'")
                 continue

@@ -177,3 +177,10 @@ def test_cli_adjudicate(two_coders):
     assert (two_coders / "codings" / "adjudicated.csv").exists()
     res = CliRunner().invoke(cli, ["adjudicate", "--coder", "hanako", "--coder", "taro", "--prefer", "hanako", "--project", str(two_coders)])
     assert res.exit_code == 0 and "2 settled by --prefer hanako" in res.output
+
+
+def test_unknown_coders_are_named(two_coders):
+    res = CliRunner().invoke(cli, ["agreement", "--coder", "hanako", "--coder", "jiro", "--project", str(two_coders)])
+    assert res.exit_code == 1 and "no decisions by jiro" in res.output and "known coders: auto, hanako, taro" in res.output
+    res = CliRunner().invoke(cli, ["adjudicate", "--coder", "hanako", "--coder", "taro", "--prefer", "jiro", "--project", str(two_coders)])
+    assert res.exit_code == 2 and "--prefer must be one of the two coders" in res.output

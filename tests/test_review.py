@@ -92,7 +92,7 @@ def test_sheet_shows_context_matches_definition_and_a_dropdown(coded, tmp_path):
 def test_decisions_come_back_and_empty_cells_stay_pending(coded, tmp_path):
     out = tmp_path / "r.xlsx"
     assert run("export", "review", "-o", out, "--coder", "hanako", "--project", coded).exit_code == 0
-    fill(out, {("課題⑧", "専門"): "accept", ("課題⑤", "共同"): "Reject", ("図表32-1", "共同"): "change to 図表32-1/日本",
+    fill(out, {("課題⑧", "専門"): "accept", ("課題⑤", "共同"): "Reject", ("図表32-1", "共同"): "change to 図表32-1/日本 共願による権利分散",
                ("課題①", "𠮷"): "accept"},
          quote={("課題⑧", "専門"): "yes"}, memo={("課題⑤", "共同"): "共願の話ではない"})
     res = run("import", "review", out, "--coder", "hanako", "--project", coded)

@@ -224,3 +224,18 @@ def test_bad_requests_change_nothing(coded, req, message):
     with pytest.raises(StoreError, match=message):
         s.decide(req)
     assert not (coded / "codings").exists()
+
+
+def test_adjudicating_on_the_page_shows_both_coders(coded):
+    body = Project.open(coded).by_id["JP-B"].body
+    a = body.index("専門人材")
+    ReviewSession(coded, "hanako").decide({"transcript_id": "JP-B", "start": a, "end": a + 16, "code_id": "課題⑧", "action": "accept"})
+    ReviewSession(coded, "taro").decide({"transcript_id": "JP-B", "start": a, "end": a + 16, "code_id": "課題⑧", "action": "reject"})
+    ReviewSession(coded, "taro").decide({"transcript_id": "JP-B", "start": 0, "end": 2, "code_id": "課題⑫", "action": "add"})
+    s = ReviewSession(coded, "adjudicated", compare=("hanako", "taro"))
+    items = {(i["code"], i["start"]): i for i in s.transcript("JP-B")["items"]}
+    assert items[("課題⑧", a)]["others"] == {"hanako": "accepted", "taro": "rejected"}
+    assert items[("課題⑫", 0)]["others"] == {"taro": "manual"} and not items[("課題⑫", 0)]["suggested"]
+    # an independent coder sees nobody else's decisions
+    alone = ReviewSession(coded, "jiro").transcript("JP-B")["items"]
+    assert all(i["others"] == {} for i in alone) and ("課題⑫", 0) not in {(i["code"], i["start"]) for i in alone}
