@@ -25,8 +25,11 @@ def project_option(f):
     )
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
+        from coding.project import ProjectLock
+
         try:
-            return f(*args, **kwargs)
+            with ProjectLock(kwargs.get("project") or Path("."), what=" ".join(sys.argv[1:3]) or f.__name__):
+                return f(*args, **kwargs)
         except CodingError as e:
             raise click.ClickException(f"{e}\n\nFix the file named above and run the command again.") from None
 
@@ -45,25 +48,37 @@ def cli():
 # ---------------------------------------------------------------- validate
 @cli.command()
 @project_option
-def validate(project: Path):
-    """Check the codebook, the transcripts and the stored decisions; list every problem.
+@click.option("--no-names", is_flag=True, help="Skip the search for real names (no NER model load).")
+@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64), help="Processes for the name search.")
+def validate(project: Path, no_names: bool, jobs: int):
+    """Check the codebook, the transcripts and the stored decisions; list every problem, and every
+    real institution, company or person the notes name (masked in published outputs).
 
     Exit status 1 when something must be fixed; warnings (a ref the report does not know, a
-    stale decision) do not fail.
+    pattern that can never match, a stale decision) and names do not fail.
 
     Example: python cli.py validate --project my-study
     """
+    rep = _validate(project, names=not no_names, jobs=jobs)
+    if not rep.ok:
+        sys.exit(1)
+    click.echo(f"ok: {rep.codes} codes, {rep.transcripts} transcripts" + (f", {len(rep.stale)} stale decision(s)" if rep.stale else "")
+               + (f", {len(rep.names)} real name(s) to mask" if rep.names else ""))
+
+
+def _validate(project: Path, *, names: bool = True, jobs: int = 1):
     from coding.project import validate_project
 
-    rep = validate_project(project)
+    rep = validate_project(project, names=names, jobs=jobs)
     for w in rep.warnings:
         click.echo(f"warning: {w}", err=True)
+    for f in rep.names:
+        click.echo(f"name: {f}", err=True)
     if not rep.ok:
         for p in rep.problems:
             click.echo(f"error: {p}", err=True)
         click.echo(f"{len(rep.problems)} problem(s) to fix.", err=True)
-        sys.exit(1)
-    click.echo(f"ok: {rep.codes} codes, {rep.transcripts} transcripts" + (f", {len(rep.stale)} stale decision(s)" if rep.stale else ""))
+    return rep
 
 
 # ---------------------------------------------------------------- code
@@ -168,23 +183,20 @@ def import_codings_cmd(project: Path, file: Path, coder: str | None):
 @cli.command()
 @project_option
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64))
-def run(project: Path, jobs: int):
+@click.option("--strict", is_flag=True, help="Refuse to write any output that would carry a real name, instead of masking it.")
+def run(project: Path, jobs: int, strict: bool):
     """The main job: validate, code, then write the tables and the network to outputs/.
+
+    Every published output passes the anonymity guard (real names → pseudonym or 〇〇).
 
     Example: python cli.py run --project my-study
     """
-    from coding.project import validate_project
-
-    rep = validate_project(project)
-    for w in rep.warnings:
-        click.echo(f"warning: {w}", err=True)
+    rep = _validate(project, jobs=jobs)
     if not rep.ok:
-        for pr in rep.problems:
-            click.echo(f"error: {pr}", err=True)
         raise click.ClickException(f"{len(rep.problems)} problem(s); fix them and run again (see: python cli.py validate)")
     _code(project, jobs=jobs)
     for step in RUN_STEPS:
-        step(project)
+        step(project, strict=strict)
 
 
 RUN_STEPS: list = []  # later stages (tables, network) append themselves
@@ -199,17 +211,46 @@ RUN_STEPS: list = []  # later stages (tables, network) append themselves
               help="Folder to write into (default: outputs/tables), or a file when one format is given.")
 @click.option("--coder", multiple=True, help="Use only these coders' decisions (default: every person).")
 @click.option("--include-suggested", is_flag=True, help="Draft: also count suggestions nobody has reviewed (marked DRAFT).")
-def tables(project: Path, fmt, output: Path | None, coder, include_suggested: bool):
+@click.option("--strict", is_flag=True, help="Refuse to write if a table would carry a real name, instead of masking it.")
+def tables(project: Path, fmt, output: Path | None, coder, include_suggested: bool, strict: bool):
     """Rebuild the report's tables from the confirmed codings: rosters (図表3–5), comparison
     tables (図表32/33) with attribution notes, the challenge table with quotes (図表34) and the
     challenge–practice–case table (図表35).
 
     Example: python cli.py tables --format json -o outputs/tables/tables.json
     """
-    _tables(project, formats=list(fmt) or None, output=output, coders=list(coder) or None, include_suggested=include_suggested)
+    _tables(project, formats=list(fmt) or None, output=output, coders=list(coder) or None,
+            include_suggested=include_suggested, strict=strict)
 
 
-def _tables(project: Path, *, formats=None, output: Path | None = None, coders=None, include_suggested: bool = False):
+def _guarded_write(project: Path, write, *, strict: bool, jobs: int = 1):
+    """Run ``write(folder, transform)`` through the anonymity guard; with ``strict``, write nothing
+    when a name would have to be masked. Returns the guard (its summary says what was masked)."""
+    import shutil
+    import tempfile
+
+    from coding.anonymity import AnonymityError
+    from coding.project import Project, project_guard
+
+    guard = project_guard(Project.open(project), jobs=jobs)
+    if not strict:
+        write(None, guard.apply)
+        return guard
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = write(Path(tmp), guard.apply)
+        if guard.masked:
+            raise AnonymityError(
+                "--strict: nothing written; these real names would appear in the outputs: "
+                + ", ".join(sorted(guard.masked)) + ". Add them to anonymity.yml (real_names) or rephrase the codings."
+            )
+        for src, dst in staged:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(src), str(dst))
+    return guard
+
+
+def _tables(project: Path, *, formats=None, output: Path | None = None, coders=None, include_suggested: bool = False,
+            strict: bool = False):
     from coding.export import FORMATS, write_tables
     from coding.project import Project, project_tables
 
@@ -217,27 +258,34 @@ def _tables(project: Path, *, formats=None, output: Path | None = None, coders=N
     data = project_tables(p, coders=coders, include_suggested=include_suggested)
     formats = formats or list(FORMATS)
     out_dir = output or p.outputs / "tables"
-    single = output is not None and len(formats) == 1 and output.suffix
-    if single:
-        import tempfile
+    single = bool(output is not None and len(formats) == 1 and output.suffix)
+    if single and formats[0] == "csv":
+        raise click.ClickException("--format csv writes one file per table; give a folder with -o")
+    result: list = []
 
-        with tempfile.TemporaryDirectory(dir=output.parent if output.parent.exists() else None) as tmp:
-            files = write_tables(data, Path(tmp), formats)
-            if len(files) != 1:
-                raise click.ClickException(f"--format {formats[0]} writes {len(files)} files; give a folder with -o")
-            output.parent.mkdir(parents=True, exist_ok=True)
+    def write(stage: Path | None, transform):
+        target = output.parent if single else out_dir
+        files = write_tables(data, stage or target, formats, transform=transform)
+        if single:
+            final = [(files[0], output)]
+        else:
+            final = [(f, out_dir / f.name) for f in files]
+        if stage is None and single:
             files[0].replace(output)
-            files = [output]
-    else:
-        files = write_tables(data, out_dir, formats)
+        result[:] = [dst for _, dst in final]
+        return final
+
+    guard = _guarded_write(project, write, strict=strict)
+    files = result
+    click.echo(guard.summary())
     if include_suggested:
         click.echo("DRAFT: these tables include unreviewed suggestions.")
     n_quotes = sum(len(r["quotes"]) for r in data["challenge_table"]["rows"])
     n_findings = sum(len(r[reg]) for t in data["comparison_tables"].values() for r in t["rows"] for reg in r if isinstance(r[reg], list))
-    click.echo(f"{n_findings} comparison-table entries, {n_quotes} quotes; wrote {len(files)} file(s) to {files[0].parent if not single else output}")
+    click.echo(f"{n_findings} comparison-table entries, {n_quotes} quotes; wrote {len(files)} file(s) to {output if single else out_dir}")
 
 
-RUN_STEPS.append(lambda project: _tables(project))
+RUN_STEPS.append(lambda project, strict=False: _tables(project, strict=strict))
 
 
 @cli.command()
@@ -351,9 +399,11 @@ def import_review_cmd(project: Path, file: Path, coder: str):
 @project_option
 @click.option("--coder", "coders", multiple=True, required=True, help="A coder to compare (exactly two; 'auto' = the tagger).")
 @click.option("--code", "codes", multiple=True, help="Only these codes (repeatable; default: every code either coder used).")
+@click.option("--roll-up", "roll_up", multiple=True, metavar="KIND",
+              help="Count codes of this kind as their parent, e.g. --roll-up finding compares at theme level.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
-def agreement(project: Path, coders, codes, fmt: str, output: Path | None):
+def agreement(project: Path, coders, codes, roll_up, fmt: str, output: Path | None):
     """Intercoder agreement of two coders over segments (sentences): Cohen's kappa, Krippendorff's
     alpha and percent agreement per code and overall, then the disagreements to discuss.
 
@@ -363,7 +413,7 @@ def agreement(project: Path, coders, codes, fmt: str, output: Path | None):
     """
     import json
 
-    from coding.agreement import compare_coders, format_report
+    from coding.agreement import compare_coders, format_report, roll_up_map
     from coding.project import Project
     from coding.store import atomic_write_text
 
@@ -371,7 +421,8 @@ def agreement(project: Path, coders, codes, fmt: str, output: Path | None):
         raise click.UsageError("give exactly two --coder options, e.g. --coder hanako --coder taro")
     p = Project.open(project)
     _known_coders(p, coders)
-    rep = compare_coders(p.store(), p.by_id, coders[0], coders[1], codes=list(codes) or None, code_order=list(p.codebook.codes))
+    rep = compare_coders(p.store(), p.by_id, coders[0], coders[1], codes=list(codes) or None,
+                         code_order=list(p.codebook.codes), roll_up=roll_up_map(p.codebook, roll_up) if roll_up else None)
     text = json.dumps(rep.to_dict(), ensure_ascii=False, indent=2) + "\n" if fmt == "json" else format_report(rep)
     if output:
         atomic_write_text(output, text)
@@ -431,96 +482,6 @@ def adjudicate(project: Path, coders, prefer: str | None, into: str):
             f"--compare {coders[1]} -o disagreements.xlsx, decide, then import review disagreements.xlsx --coder {into}"
         )
     click.echo(f"wrote {path}")
-
-
-
-# ---------------------------------------------------------------- qdpx
-@export.command("qdpx")
-@project_option
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The .qdpx file to write.")
-@click.option("--coder", multiple=True, help="Only these coders' codings (repeatable; default: every person, e.g. --coder adjudicated).")
-def export_qdpx_cmd(project: Path, output: Path, coder):
-    """Write a REFI-QDA project (.qdpx) for NVivo, ATLAS.ti, MAXQDA, QualCoder...: the codebook
-    as codes (groups not codable), each transcript as a text source and a case with its
-    front-matter variables, and every accepted or manual coding as a selection (code-point offsets).
-
-    Example: python cli.py export qdpx -o outputs/study.qdpx
-    """
-    from coding.project import Project
-    from coding.qdpx import export_qdpx
-
-    p = Project.open(project)
-    res = export_qdpx(p, output, coders=list(coder) or None)
-    click.echo(
-        f"wrote {res.path}: {res.sources} source(s), {res.codes} code(s), {res.cases} case(s), "
-        f"{res.codings} coding(s)" + (f" by {', '.join(res.coders)}" if res.coders else "")
-    )
-
-
-@import_.command("qdpx")
-@project_option
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--coder", help="Record every coding as this coder's (default: the user who made it in the other program).")
-@click.option("--offsets", type=click.Choice(["auto", "codepoint", "utf16"]), default="auto", show_default=True,
-              help="How the file counts positions; auto picks the reading that reproduces the selections' text.")
-@click.option("--skip-unknown", is_flag=True, help="Import what maps and list the codes and sources that do not.")
-def import_qdpx_cmd(project: Path, file: Path, coder: str | None, offsets: str, skip_unknown: bool):
-    """Merge the codings of a REFI-QDA project (.qdpx, from this toolkit or NVivo, ATLAS.ti,
-    MAXQDA...) into codings/<coder>.csv. Sources are matched to transcripts by id, file name or
-    text; codes to the codebook by name. Anything that does not map refuses the whole import.
-
-    Example: python cli.py import qdpx from-nvivo.qdpx --coder hanako
-    """
-    from coding.project import Project
-    from coding.qdpx import import_qdpx
-
-    p = Project.open(project)
-    res = import_qdpx(p, file, coder=coder, offsets=offsets, skip_unknown=skip_unknown)
-    for w in res.warnings:
-        click.echo(f"warning: {w}", err=True)
-    for s in res.skipped:
-        click.echo(f"skipped: {s}", err=True)
-    click.echo(f"{len(res.matched_sources)} source(s) matched to transcripts")
-    for c, n in sorted(res.by_coder.items()):
-        click.echo(f"{c}: {n} coding(s)")
-    for f in res.files:
-        click.echo(f"wrote {f}")
-
-
-# ---------------------------------------------------------------- serve
-@cli.command()
-@project_option
-@click.option("--coder", required=True, help="Whose decisions you make (codings/<coder>.csv).")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port on 127.0.0.1 (0: any free one).")
-@click.option("--compare", multiple=True, help="Show these coders' decisions beside yours, to adjudicate (give twice).")
-@click.option("--open/--no-open", "open_browser", default=True, show_default=True, help="Open the page in the web browser.")
-def serve(project: Path, coder: str, port: int, compare, open_browser: bool):
-    """Review in the browser: a local page (127.0.0.1 only) shows each transcript with its
-    suggestions highlighted; accept (a), reject (r), change (c) or add (m) codes with the keyboard.
-
-    Every decision is saved to codings/<coder>.csv the moment it is made, so closing the window
-    loses nothing. Press ? on the page for every key. Stop the server with Ctrl+C.
-
-    Example: python cli.py serve --coder hanako
-    """
-    import webbrowser
-
-    from coding.review import make_server
-
-    try:
-        server = make_server(project, coder, port=port, compare=tuple(compare))
-    except OSError as e:
-        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {e.strerror}; try --port 0 for any free port") from None
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
-    click.echo(f"Reviewing as {coder} at {url}  (decisions go to codings/{coder}.csv as you make them; Ctrl+C stops)")
-    if open_browser:
-        webbrowser.open(url)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        click.echo("stopped; every decision was already saved")
-    finally:
-        server.server_close()
 
 
 
@@ -630,6 +591,128 @@ def train(project: Path, coders, output: Path | None, jobs: int):
         click.echo(f"  {c:<10} {res.positives[c]:>3} paragraphs  threshold {res.model.thresholds[c]:.2f}  "
                    f"P {pr:.2f} R {rc:.2f} F1 {f1:.2f}")
     click.echo(f"wrote {path}")
+
+
+# ---------------------------------------------------------------- qdpx
+@export.command("qdpx")
+@project_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The .qdpx file to write.")
+@click.option("--coder", multiple=True, help="Only these coders' codings (repeatable; default: every person, e.g. --coder adjudicated).")
+def export_qdpx_cmd(project: Path, output: Path, coder):
+    """Write a REFI-QDA project (.qdpx) for NVivo, ATLAS.ti, MAXQDA, QualCoder...: the codebook
+    as codes (groups not codable), each transcript as a text source and a case with its
+    front-matter variables, and every accepted or manual coding as a selection (code-point offsets).
+
+    Example: python cli.py export qdpx -o outputs/study.qdpx
+    """
+    from coding.project import Project
+    from coding.qdpx import export_qdpx
+
+    p = Project.open(project)
+    res = export_qdpx(p, output, coders=list(coder) or None)
+    click.echo(
+        f"wrote {res.path}: {res.sources} source(s), {res.codes} code(s), {res.cases} case(s), "
+        f"{res.codings} coding(s)" + (f" by {', '.join(res.coders)}" if res.coders else "")
+    )
+
+
+@import_.command("qdpx")
+@project_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--coder", help="Record every coding as this coder's (default: the user who made it in the other program).")
+@click.option("--offsets", type=click.Choice(["auto", "codepoint", "utf16"]), default="auto", show_default=True,
+              help="How the file counts positions; auto picks the reading that reproduces the selections' text.")
+@click.option("--skip-unknown", is_flag=True, help="Import what maps and list the codes and sources that do not.")
+def import_qdpx_cmd(project: Path, file: Path, coder: str | None, offsets: str, skip_unknown: bool):
+    """Merge the codings of a REFI-QDA project (.qdpx, from this toolkit or NVivo, ATLAS.ti,
+    MAXQDA...) into codings/<coder>.csv. Sources are matched to transcripts by id, file name or
+    text; codes to the codebook by name. Anything that does not map refuses the whole import.
+
+    Example: python cli.py import qdpx from-nvivo.qdpx --coder hanako
+    """
+    from coding.project import Project
+    from coding.qdpx import import_qdpx
+
+    p = Project.open(project)
+    res = import_qdpx(p, file, coder=coder, offsets=offsets, skip_unknown=skip_unknown)
+    for w in res.warnings:
+        click.echo(f"warning: {w}", err=True)
+    for s in res.skipped:
+        click.echo(f"skipped: {s}", err=True)
+    click.echo(f"{len(res.matched_sources)} source(s) matched to transcripts")
+    for c, n in sorted(res.by_coder.items()):
+        click.echo(f"{c}: {n} coding(s)")
+    for f in res.files:
+        click.echo(f"wrote {f}")
+
+
+# ---------------------------------------------------------------- network
+@cli.command()
+@project_option
+@click.option("--kind", type=click.Choice(["challenge-practice", "cooccurrence"]), default="challenge-practice", show_default=True,
+              help="challenge-practice: challenges, practices and cases with evidence and declared links; "
+                   "cooccurrence: KH Coder's code co-occurrence network of --family codes.")
+@click.option("--window", type=click.Choice(["segment", "paragraph", "interview"]), default="paragraph", show_default=True,
+              help="Two codes co-occur when coded in the same sentence, paragraph or interview.")
+@click.option("--family", "families", multiple=True, type=click.Choice(["phase", "theme", "challenge", "practice", "case"]),
+              help="Code families of the co-occurrence network (repeatable; default: theme = themes and findings).")
+@click.option("--orgs", "include_orgs", is_flag=True, help="Challenge–practice network: add a node per organisation.")
+@click.option("--weight-by", type=click.Choice(["windows", "orgs"]), default="windows", show_default=True,
+              help="Evidence weight (GraphML 'weight'): co-occurring windows or distinct organisations.")
+@click.option("--min-weight", default=1.0, show_default=True, type=click.FloatRange(0), help="Drop evidence edges lighter than this.")
+@click.option("--top", type=click.IntRange(0), help="Keep only the N evidence edges with the highest Jaccard (KH Coder draws 60).")
+@click.option("--community", type=click.Choice(["louvain", "greedy"]), default="louvain", show_default=True)
+@click.option("--format", "fmt", multiple=True, type=click.Choice(["graphml", "gexf", "json", "png", "html", "txt"]),
+              help="Format(s) to write (repeatable; default: all).")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), help="Folder to write into (default: outputs/network).")
+@click.option("--coder", multiple=True, help="Use only these coders' decisions (default: every person).")
+@click.option("--include-suggested", is_flag=True, help="Draft: also count suggestions nobody has reviewed (marked DRAFT).")
+@click.option("--strict", is_flag=True, help="Refuse to write if an output would carry a real name, instead of masking it.")
+def network(project: Path, kind: str, window: str, families, include_orgs: bool, weight_by: str, min_weight: float,
+            top: int | None, community: str, fmt, output: Path | None, coder, include_suggested: bool, strict: bool):
+    """Build the challenge–practice network (or a code co-occurrence network) from the confirmed
+    codings, with communities and centralities, and write it for Gephi (GraphML, GEXF), as
+    node-link JSON, as a PNG figure, as an offline HTML page (hover for the quotes behind a node or
+    a line, filter by region and line kind) and as a short text summary.
+
+    Example: python cli.py network --window interview -o outputs/network
+    """
+    _network(project, kind=kind, window=window, families=tuple(families) or ("theme",), include_orgs=include_orgs,
+             weight_by=weight_by, min_weight=min_weight, top=top, community=community, formats=list(fmt) or None,
+             output=output, coders=list(coder) or None, include_suggested=include_suggested, strict=strict)
+
+
+def _network(project: Path, *, kind: str = "challenge-practice", window: str = "paragraph", families=("theme",),
+             include_orgs: bool = False, weight_by: str = "windows", min_weight: float = 1.0, top: int | None = None,
+             community: str = "louvain", formats=None, output: Path | None = None, coders=None,
+             include_suggested: bool = False, strict: bool = False):
+    from coding.aggregate import Corpus
+    from coding.network import build_network, summarise
+    from coding.network_export import guarded, write_network
+    from coding.project import Project, confirmed_codings, project_guard
+
+    p = Project.open(project)
+    codings = confirmed_codings(p, coders=coders, include_suggested=include_suggested)
+    G = build_network(Corpus(p.transcripts, p.codebook, codings), kind, window=window, families=families,
+                      include_orgs=include_orgs, weight_by=weight_by, min_weight=min_weight, top_n=top,
+                      community=community, draft=include_suggested)
+    guard = project_guard(p)
+    G = guarded(G, guard.apply)  # every label, note and quote passes the anonymity guard
+    if strict and guard.masked:
+        from coding.anonymity import AnonymityError
+
+        raise AnonymityError("--strict: nothing written; these real names would appear in the network: "
+                             + ", ".join(sorted(guard.masked)) + ". Add them to anonymity.yml (real_names) or rephrase the codings.")
+    summary = summarise(G)
+    out_dir = output or p.outputs / "network"
+    files = write_network(G, out_dir, formats, summary=summary)
+    click.echo(guard.summary())
+    click.echo(summary, nl=False)
+    click.echo(f"wrote {len(files)} file(s) to {out_dir}: " + ", ".join(f.name for f in files))
+
+
+RUN_STEPS.append(lambda project, strict=False: _network(project, strict=strict))
+
 
 if __name__ == "__main__":
     cli()

@@ -108,7 +108,7 @@ def test_cp932_and_utf16_crlf_code_like_their_utf8_twin(project, encoding):
     (project / "transcripts" / "u.md").write_text(transcript_text(body, id="U"), encoding="utf-8")
     (project / "transcripts" / "e.md").write_bytes(transcript_text(body, id="E").replace("\n", "\r\n").encode(encoding))
     assert run("code", "--project", project).exit_code == 0
-    rows = list(csv.DictReader(io.StringIO((project / "outputs" / "suggestions.csv").read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO((project / "outputs" / "cache" / "suggestions.csv").read_text(encoding="utf-8"))))
     u = [{k: v for k, v in r.items() if k != "transcript_id"} for r in rows if r["transcript_id"] == "U"]
     e = [{k: v for k, v in r.items() if k != "transcript_id"} for r in rows if r["transcript_id"] == "E"]
     assert u and u == e
