@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
 from .store import AUTO, CONFIRMED, Coding, Store
@@ -186,13 +186,19 @@ def compare_coders(
     *,
     codes: Sequence[str] | None = None,
     code_order: Sequence[str] | None = None,
+    roll_up: Mapping[str, str] | None = None,
 ) -> AgreementReport:
     """Agreement of coders ``a`` and ``b`` over segments, per code and overall, with disagreements.
 
-    ``codes`` restricts the comparison; ``code_order`` (e.g. the codebook's) orders the rows.
+    ``codes`` restricts the comparison; ``code_order`` (e.g. the codebook's) orders the rows;
+    ``roll_up`` counts a code as another (e.g. each finding as its theme, to compare the tagger,
+    which suggests themes, with people who code findings).
     """
     pos_a, rej_a = coder_codings(store, a, transcripts)
     pos_b, rej_b = coder_codings(store, b, transcripts)
+    if roll_up:
+        up = lambda rows: [replace(r, code_id=roll_up.get(r.code_id, r.code_id)) for r in rows]  # noqa: E731
+        pos_a, rej_a, pos_b, rej_b = up(pos_a), up(rej_a), up(pos_b), up(rej_b)
     touched_a = {c.transcript_id for c in pos_a + rej_a}
     touched_b = {c.transcript_id for c in pos_b + rej_b}
     ids = [tid for tid in transcripts if tid in touched_a and tid in touched_b]
@@ -244,6 +250,17 @@ def _ljust(s: str, w: int) -> str:
     return s + " " * max(w - _width(s), 0)
 
 
+def roll_up_map(codebook, kinds: Sequence[str]) -> dict[str, str]:
+    """Code → the nearest ancestor not of ``kinds``, for codes of ``kinds`` (``--roll-up finding``)."""
+    out = {}
+    for c in codebook.codes.values():
+        if c.kind in kinds:
+            target = next((x.id for x in codebook.ancestors(c.id) if x.kind not in kinds and x.codable), None)
+            if target:
+                out[c.id] = target
+    return out
+
+
 def format_report(rep: AgreementReport) -> str:
     """The report as a plain-text table (aligned for Japanese code ids too)."""
     import textwrap
@@ -258,7 +275,7 @@ def format_report(rep: AgreementReport) -> str:
     if not rep.per_code:
         lines.append("Nothing to compare: no transcript has codings of both coders.")
         return "\n".join(lines) + "\n"
-    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}".replace("-0.000", "0.000")  # noqa: E731
     rows = rep.per_code + [rep.overall]
     width = max(_width(c.code_id) for c in rows)
     cw = max(len(a), len(b), 5)

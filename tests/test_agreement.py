@@ -184,3 +184,21 @@ def test_unknown_coders_are_named(two_coders):
     assert res.exit_code == 1 and "no decisions by jiro" in res.output and "known coders: auto, hanako, taro" in res.output
     res = CliRunner().invoke(cli, ["adjudicate", "--coder", "hanako", "--coder", "taro", "--prefer", "jiro", "--project", str(two_coders)])
     assert res.exit_code == 2 and "--prefer must be one of the two coders" in res.output
+
+
+def test_roll_up_compares_findings_at_their_theme(project, write):
+    from coding.agreement import roll_up_map
+
+    write("t.md", BODY, id="JP-T")
+    decide(project, "hanako", {"図表32-1/日本": [1, 0, 0, 0, 0, 0, 0, 0, 0, 0]})
+    decide(project, "taro", {"図表32-1": [1, 0, 0, 0, 0, 0, 0, 0, 0, 0]})
+    p = Project.open(project)
+    plain = compare_coders(p.store(), p.by_id, "hanako", "taro")
+    assert [c.code_id for c in plain.per_code] == ["図表32-1", "図表32-1/日本"] and plain.overall.kappa == pytest.approx(-1 / 19)  # po .9, pe .905
+    up = roll_up_map(p.codebook, ["finding"])
+    assert up["図表32-1/日本"] == "図表32-1" and "図表32-1" not in up
+    rolled = compare_coders(p.store(), p.by_id, "hanako", "taro", roll_up=up)
+    (c,) = rolled.per_code
+    assert (c.code_id, c.both, c.kappa, rolled.disagreements) == ("図表32-1", 1, 1.0, [])
+    res = CliRunner().invoke(cli, ["agreement", "--coder", "hanako", "--coder", "taro", "--roll-up", "finding", "--project", str(project)])
+    assert res.exit_code == 0 and "Disagreements to discuss: 0" in res.output
