@@ -166,7 +166,8 @@ class Chromium:
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
-# Every node's own colour must be on the canvas within its radius (hollow nodes: their border).
+# Every node's own colour (its kind's or community's, from the data, not from the view) must be on the
+# canvas within the node's radius: a filled dot or a hollow ring.
 DRAWN = """(() => {
   const N = window.cpNetwork, net = N.network, canvas = document.querySelector('#net canvas');
   const ctx = canvas.getContext('2d'), r = canvas.width / canvas.clientWidth, box = canvas.getBoundingClientRect();
@@ -177,7 +178,7 @@ DRAWN = """(() => {
     if (v.hidden) { missing.push(n.key + ' hidden'); continue; }
     const p = net.canvasToDOM(net.getPosition(n.id)), rad = Math.max(2, v.size * net.getScale());
     if (p.x < 0 || p.y < 0 || p.x > box.width || p.y > box.height) { missing.push(n.key + ' off screen'); continue; }
-    const want = hex(v.color.background === '#ffffff' ? v.color.border : v.color.background);
+    const want = hex(n.colour);  // the colour of its kind (or community), filled or as a hollow ring
     const x0 = Math.round((p.x - rad) * r), y0 = Math.round((p.y - rad) * r), w = Math.max(1, Math.round(2 * rad * r));
     const px = ctx.getImageData(x0, y0, w, w).data;
     let hit = false;
