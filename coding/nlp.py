@@ -212,24 +212,61 @@ class LexDoc:
 
     Supports what rules read from a ``Doc``: ``len``, iteration, indexing, ``text``, and per
     token ``text``, ``idx``, ``i``, ``norm_``, ``lemma_``, ``tag_``, ``pos_``, ``whitespace_``.
+    Token objects are made on first use, so a cached doc nobody looks at costs next to nothing.
     """
 
+    __slots__ = ("text", "_arrays", "_raw", "_tokens", "_pos")
     vocab = None  # no spaCy vocab: use to_spacy() for Matcher patterns
 
     def __init__(self, text: str, words: Sequence[str], spaces: Sequence[bool], tags: Sequence[str],
                  lemmas: Sequence[str], norms: Sequence[str]):
         self.text = text
+        self._arrays: tuple | None = (words, spaces, tags, lemmas, norms)
+        self._raw: tuple | None = None
+        self._tokens: list[LexToken] | None = None
         self._pos: list[str] | None = None
-        toks = []
-        idx = 0
-        for i, w in enumerate(words):
-            sp = " " if spaces[i] else ""
-            toks.append(LexToken(self, i, idx, w, sp, tags[i], lemmas[i], norms[i]))
-            idx += len(w) + len(sp)
-        self.tokens = toks
+
+    @classmethod
+    def _from_cache(cls, text: str, raw: tuple) -> "LexDoc":
+        """A doc from the cache's arrays (lens, spaces, tag ids, lemmas, norms, tag table)."""
+        doc = cls.__new__(cls)
+        doc.text, doc._arrays, doc._raw, doc._tokens, doc._pos = text, None, raw, None, None
+        return doc
+
+    def arrays(self) -> tuple[list[str], list[bool], list[str], list[str], list[str]]:
+        """words, spaces, tags, lemmas, norms."""
+        if self._arrays is None:
+            lens, spaces, tag_ids, lemmas, norms, table = self._raw
+            text = self.text
+            words, pos = [], 0
+            for n, sp in zip(lens, spaces):
+                words.append(text[pos : pos + n])
+                pos += n + (sp == "1")
+            self._arrays = (
+                words, [c == "1" for c in spaces], [table[i] for i in tag_ids],
+                [w if x == 0 else x for w, x in zip(words, lemmas)],
+                [w if x == 0 else x for w, x in zip(words, norms)],
+            )
+            self._raw = None
+        return self._arrays
+
+    @property
+    def tokens(self) -> list[LexToken]:
+        if self._tokens is None:
+            words, spaces, tags, lemmas, norms = self.arrays()
+            toks = []
+            idx = 0
+            for i, w in enumerate(words):
+                sp = " " if spaces[i] else ""
+                toks.append(LexToken(self, i, idx, w, sp, tags[i], lemmas[i], norms[i]))
+                idx += len(w) + len(sp)
+            self._tokens = toks
+        return self._tokens
 
     def __len__(self) -> int:
-        return len(self.tokens)
+        if self._tokens is not None:
+            return len(self._tokens)
+        return len(self._arrays[0]) if self._arrays is not None else len(self._raw[0])
 
     def __iter__(self):
         return iter(self.tokens)
@@ -239,11 +276,6 @@ class LexDoc:
 
     def __repr__(self) -> str:
         return self.text
-
-    def arrays(self) -> tuple[list[str], list[bool], list[str], list[str], list[str]]:
-        ts = self.tokens
-        return ([t.text for t in ts], [bool(t.whitespace_) for t in ts], [t.tag_ for t in ts],
-                [t.lemma_ for t in ts], [t.norm_ for t in ts])
 
     def pos_tags(self) -> list[str]:
         """Universal POS by spaCy's Japanese tag-map rules (imports spaCy's tag maps once)."""
@@ -406,28 +438,21 @@ class DocCache:
     def load_lex(self, key: str, expected: Sequence[str]) -> list[LexDoc] | None:
         p = self.path(key, True)
         try:
-            data = json.loads(p.read_bytes())
-            if data.get("format") != LEX_FORMAT or data.get("key") != key:
+            data = read_framed(p, LEX_FORMAT, key)
+            if data is None:
                 return None
             table = data["tags"]
             paras = data["paras"]
             if len(paras) != len(expected):
                 return None
             docs = []
+            ntags = len(table)
             for (text, lens, spaces, tag_ids, lemmas, norms), want in zip(paras, expected):
-                if text != want:
+                if text != want or not (len(lens) == len(spaces) == len(tag_ids) == len(lemmas) == len(norms)):
                     return None
-                words, pos = [], 0
-                for n, sp in zip(lens, spaces):
-                    words.append(text[pos : pos + n])
-                    pos += n + (sp == "1")
-                if pos != len(text) or not (len(words) == len(spaces) == len(tag_ids) == len(lemmas) == len(norms)):
+                if sum(lens) + spaces.count("1") != len(text) or (tag_ids and not 0 <= min(tag_ids) <= max(tag_ids) < ntags):
                     return None
-                docs.append(LexDoc(
-                    text, words, [c == "1" for c in spaces], [table[i] for i in tag_ids],
-                    [w if l == 0 else l for w, l in zip(words, lemmas)],
-                    [w if n == 0 else n for w, n in zip(words, norms)],
-                ))
+                docs.append(LexDoc._from_cache(text, (lens, spaces, tag_ids, lemmas, norms, table)))
             return docs
         except Exception:  # missing, unreadable, corrupt or foreign: parse again
             return None
@@ -443,8 +468,7 @@ class DocCache:
                 [0 if l == w else l for w, l in zip(words, lemmas)],
                 [0 if n == w else n for w, n in zip(words, norms)],
             ])
-        data = {"format": LEX_FORMAT, "key": key, "tags": list(table), "paras": paras}
-        atomic_write_bytes(self.path(key, True), json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), fsync=False)
+        write_framed(self.path(key, True), LEX_FORMAT, key, {"tags": list(table), "paras": paras})
 
     # -- spaCy DocBin
     def load(self, key: str, vocab, expected: Sequence[str]) -> list | None:
@@ -466,6 +490,27 @@ class DocCache:
         attrs = ["ORTH", "NORM", "LEMMA", "TAG", "POS", "MORPH", "HEAD", "DEP", "ENT_IOB", "ENT_TYPE", "SENT_START"]
         data = DocBin(attrs=attrs, store_user_data=False, docs=docs).to_bytes()
         atomic_write_bytes(self.path(key), data, fsync=False)
+
+
+def write_framed(path: Path, fmt: str, key: str, payload: Any) -> None:
+    """A cache file: one JSON header line (format, key, checksum of the rest), then JSON."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    head = json.dumps({"format": fmt, "key": key, "sha1": hashlib.sha1(body).hexdigest()}).encode("utf-8")
+    atomic_write_bytes(path, head + b"\n" + body, fsync=False)
+
+
+def read_framed(path: Path, fmt: str, key: str) -> Any:
+    """The payload of a cache file written by :func:`write_framed`, or None when it is missing,
+    truncated, corrupt (checksum), of another format or for another key."""
+    try:
+        data = Path(path).read_bytes()
+        head, _, body = data.partition(b"\n")
+        h = json.loads(head)
+        if h.get("format") != fmt or h.get("key") != key or h.get("sha1") != hashlib.sha1(body).hexdigest():
+            return None
+        return json.loads(body)
+    except Exception:
+        return None
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 from .codebook import Codebook, load_codebook
 from .errors import CodebookError, CodingError, StoreError, TranscriptError
-from .nlp import DocCache, NlpSettings, ParseStats, atomic_write_bytes, iter_parsed, load_nlp, map_parsed
+from .nlp import DocCache, NlpSettings, ParseStats, atomic_write_bytes, iter_parsed, load_nlp, map_parsed, read_framed, write_framed
 from .store import AUTO, Coding, Store, read_codings_csv, to_csv, validate_against, COLUMNS
 from .tagger import Suggestion, Tagger
 from .transcripts import Transcript, read_transcripts
@@ -132,10 +132,15 @@ class CodeResult:
     path: Path | None = None
 
 
-# The tag cache (outputs/cache/tags/<key>.json) holds, per transcript, each code's suggestions
-# under that code's fingerprint, plus the paragraph match strings; a run re-tags only the codes
-# whose fingerprint changed, and only in paragraphs where one of their phrases occurs. The run
-# manifest (outputs/cache/code-run.json) lets a run with nothing changed skip tagging and writing.
+# The tag cache, outputs/cache/tags/:
+#   <tkey>.json          per transcript (text, front matter, tagger settings): each code's
+#                        suggestions under that code's fingerprint, and the paragraph match strings;
+#   code-<gkey>-<fp>.json  per edited code (its new fingerprint): its suggestions in every
+#                        transcript, so an edit writes one new file instead of rewriting them all.
+# A run re-tags only the codes whose fingerprint changed, and only in paragraphs where one of
+# their phrases occurs. The run manifest (outputs/cache/code-run.json) lets a run with nothing
+# changed skip tagging and writing altogether. Every file carries its format, key and checksum;
+# one that does not match is ignored and rebuilt.
 TAGS_FORMAT = "coding-tags/1"
 RUN_FORMAT = "coding-run/1"
 # codebook settings that never change a suggestion (any other key, known or new, invalidates tags)
@@ -207,36 +212,43 @@ def _tag_settings(cb: Codebook) -> str:
     return _dumps(opts)
 
 
-def _tag_key(t: Transcript, nlp_key: str, engine: str, tag_settings: str) -> str:
+def _global_key(nlp_key: str, engine: str, tag_settings: str) -> str:
+    return _sha("\x00".join([TAGS_FORMAT, engine, nlp_key, tag_settings]))
+
+
+def _tag_key(t: Transcript, gkey: str) -> str:
     """A transcript's tag-cache key: its text and front matter (region filters read it) and
     everything global to the tagger; per-code parts are checked against the code fingerprints."""
-    return _sha("\x00".join([TAGS_FORMAT, engine, nlp_key, tag_settings, t.id, t.content_hash, _dumps(dict(t.attributes))]))
+    return _sha("\x00".join([gkey, t.id, t.content_hash, _dumps(dict(t.attributes))]))
 
 
 def _tag_path(p: Project, key: str) -> Path:
     return p.cache_dir / "tags" / f"{key}.json"
 
 
+def _overlay_path(p: Project, gkey: str, fp: str) -> Path:
+    return p.cache_dir / "tags" / f"code-{gkey}-{fp}.json"
+
+
 def _load_tag_entry(path: Path, key: str) -> dict | None:
-    """A tag cache entry, or None when missing, corrupt or not this transcript's (re-tag)."""
+    """A transcript's tag entry, or None when missing, corrupt or not this transcript's (re-tag)."""
+    data = read_framed(path, TAGS_FORMAT, key)
     try:
-        data = json.loads(path.read_bytes())
-        if data.get("format") != TAGS_FORMAT or data.get("key") != key or not isinstance(data.get("codes"), dict):
+        if not isinstance(data.get("codes"), dict) or not isinstance(data.get("strings"), (list, type(None))):
             return None
-        for v in data["codes"].values():
-            fp, rows = v
+        for fp, rows in data["codes"].values():
             if not isinstance(fp, str) or not isinstance(rows, list):
                 return None
-        strings = data.get("strings")
-        if strings is not None and not isinstance(strings, list):
-            return None
         return data
     except Exception:
         return None
 
 
-def _save_tag_entry(path: Path, entry: dict) -> None:
-    atomic_write_bytes(path, json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), fsync=False)
+def _load_overlay(path: Path, key: str) -> dict[str, list]:
+    data = read_framed(path, TAGS_FORMAT, key)
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        return {}
+    return data
 
 
 def _rows_by_code(sugg: Sequence[Suggestion]) -> dict[str, list]:
@@ -286,9 +298,10 @@ class _TagWork:
         if self.codes is None:
             return _rows_by_code(tagger.tag(t, docs)), _match_strings(docs)
         wanted = self.paragraphs.get(t.id) if self.paragraphs is not None else None
-        if wanted is not None:  # an empty doc stands in for a paragraph known to hold no match
+        if wanted is not None and docs:  # an empty doc stands in for a paragraph known to hold no match
             keep = set(wanted)
-            docs = [d if i in keep else _empty_like(d) for i, d in enumerate(docs)]
+            empty = _empty_like(docs[0])
+            docs = [d if i in keep else empty for i, d in enumerate(docs)]
         return _rows_by_code(tagger.tag(t, docs)), None
 
 
@@ -428,10 +441,10 @@ def code_project(
 
     out_path = suggestions_path(p.root)
     digest = _run_digest(p, fps, nlp_key, engine, min_score)
+    run = read_framed(run_path, RUN_FORMAT, digest)
     try:
-        run = json.loads(run_path.read_bytes())
-        fresh = run["format"] == RUN_FORMAT and run["digest"] == digest and run["csv"] == _file_sha(out_path)
-        by_code = {str(k): int(v) for k, v in run["by_code"].items()} if fresh else {}
+        fresh = run["csv"] == _file_sha(out_path)
+        by_code = {str(k): int(v) for k, v in run["by_code"].items()}
     except Exception:
         fresh = False
     if fresh:  # nothing changed since the last run: its suggestions.csv is this run's
@@ -444,23 +457,37 @@ def code_project(
                 progress(t)
         return _count_decisions(p, res)
 
-    tag_settings = _tag_settings(p.codebook)
-    keys = {t.id: _tag_key(t, nlp_key, engine, tag_settings) for t in p.transcripts}
+    gkey = _global_key(nlp_key, engine, _tag_settings(p.codebook))
+    keys = {t.id: _tag_key(t, gkey) for t in p.transcripts}
     entries: dict[str, dict] = {}
+    overlays: dict[str, dict[str, list]] = {}  # code → tkey → rows, at the code's current fingerprint
     todo: list[Transcript] = []  # no usable tags: parse (or read the parse) and tag all codes
     stale: dict[frozenset, list[Transcript]] = {}  # tags of some codes out of date
     for t in p.transcripts:
-        e = _load_tag_entry(_tag_path(p, keys[t.id]), keys[t.id])
+        tkey = keys[t.id]
+        e = _load_tag_entry(_tag_path(p, tkey), tkey)
         if e is None:
             todo.append(t)
             continue
         have = e["codes"]
-        missing = frozenset(c for c, fp in fps.items() if c not in have or have[c][0] != fp)
-        e["codes"] = {c: have[c] for c in fps if c not in missing}
+        codes = {}
+        missing = set()
+        for c, fp in fps.items():
+            if c in have and have[c][0] == fp:
+                codes[c] = have[c]
+                continue
+            if c not in overlays:
+                overlays[c] = _load_overlay(_overlay_path(p, gkey, fp), f"{gkey}:{c}:{fp}")
+            if tkey in overlays[c]:
+                codes[c] = [fp, overlays[c][tkey]]
+            else:
+                missing.add(c)
+        e["codes"] = codes
         entries[t.id] = e
         if missing:
-            stale.setdefault(missing, []).append(t)
+            stale.setdefault(frozenset(missing), []).append(t)
         else:
+            e.pop("strings", None)
             res.cached += 1
             if progress:
                 progress(t)
@@ -471,14 +498,14 @@ def code_project(
     if todo:
         work = _TagWork(p.codebook, settings)
         for t, (rows, strings) in map_parsed(todo, settings, cache, work, jobs=jobs, stats=stats, as_spacy=as_spacy):
-            e = {"format": TAGS_FORMAT, "key": keys[t.id], "strings": strings,
-                 "codes": {c: [fp, rows.get(c, [])] for c, fp in fps.items()}}
-            _save_tag_entry(_tag_path(p, keys[t.id]), e)
+            e = {"strings": strings, "codes": {c: [fp, rows.get(c, [])] for c, fp in fps.items()}}
+            write_framed(_tag_path(p, keys[t.id]), TAGS_FORMAT, keys[t.id], e)
             e.pop("strings")
             entries[t.id] = e
             res.retagged += 1
             if progress:
                 progress(t)
+    changed: set[str] = set()
     for missing, ts in stale.items():
         codes = sorted(missing)
         res.retagged_codes.extend(c for c in codes if c not in res.retagged_codes)
@@ -494,13 +521,18 @@ def code_project(
                 found[t.id] = rows
         for t in ts:
             e = entries[t.id]
-            rows = found.get(t.id, {})
-            e["codes"].update({c: [fps[c], rows.get(c, [])] for c in codes})
-            _save_tag_entry(_tag_path(p, keys[t.id]), e)
             e.pop("strings", None)
+            rows = found.get(t.id, {})
+            for c in codes:
+                e["codes"][c] = [fps[c], rows.get(c, [])]
+                overlays.setdefault(c, {})[keys[t.id]] = e["codes"][c][1]
             res.cached += 1
             if progress:
                 progress(t)
+        changed.update(codes)
+    for c in sorted(changed):  # one new file per edited code, instead of rewriting every transcript's
+        write_framed(_overlay_path(p, gkey, fps[c]), TAGS_FORMAT, f"{gkey}:{c}:{fps[c]}", overlays[c])
+    del overlays
     res.parsed = stats.parsed
     res.model_loaded = stats.model_loaded
 
@@ -517,8 +549,7 @@ def code_project(
     res.path = store.save_suggestions(rows, p.codebook.effective_ref)
     res.suggestions = len(rows)
     try:
-        atomic_write_bytes(run_path, _dumps({"format": RUN_FORMAT, "digest": digest, "csv": _file_sha(res.path),
-                                             "by_code": res.by_code}).encode("utf-8"), fsync=False)
+        write_framed(run_path, RUN_FORMAT, digest, {"csv": _file_sha(res.path), "by_code": res.by_code})
     except OSError:
         pass  # only costs the next run its shortcut
     return _count_decisions(p, res, store)

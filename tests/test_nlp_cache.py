@@ -169,6 +169,59 @@ def test_codebook_edit_retags_only_that_code_and_matches_a_fresh_run(project):
     assert _suggestions(project) == incremental
 
 
+def _phrase_codes(data, n: int) -> list[dict]:
+    out = [c for c in data["codes"] if (c.get("patterns") or []) and isinstance(c["patterns"][0].get("any"), list)
+           and all(isinstance(x, str) for x in c["patterns"][0]["any"])]
+    assert len(out) >= n
+    return out[:n]
+
+
+def test_codebook_edits_in_sequence_and_reverted(project):
+    _copy_samples(project)
+    _edit_codebook(project, lambda data: None)
+    original_cb = (project / "codebook.yml").read_text(encoding="utf-8")
+    code_project(Project.open(project))
+    original = _suggestions(project)
+    ids = []
+
+    def edit(i):
+        def change(data):
+            c = _phrase_codes(data, 2)[i]
+            c["patterns"][0]["any"].append("共同研究")
+            ids.append(c["id"])
+        return change
+
+    _edit_codebook(project, edit(0))
+    assert code_project(Project.open(project)).retagged_codes == [ids[0]]
+    _edit_codebook(project, edit(1))
+    res = code_project(Project.open(project))
+    assert (res.parsed, res.retagged, res.retagged_codes) == (0, 0, [ids[1]])  # the first edit's tags are reused
+    both = _suggestions(project)
+    shutil.rmtree(project / "outputs" / "cache" / "tags")
+    code_project(Project.open(project))
+    assert _suggestions(project) == both  # = tagging from scratch with both edits
+    (project / "codebook.yml").write_text(original_cb, encoding="utf-8")
+    res = code_project(Project.open(project))
+    assert res.parsed == 0 and _suggestions(project) == original
+
+
+def test_corrupt_code_overlay_is_rebuilt(project):
+    _copy_samples(project, 6)
+    _edit_codebook(project, lambda data: None)
+    code_project(Project.open(project))
+    _edit_codebook(project, lambda data: _phrase_codes(data, 1)[0]["patterns"][0]["any"].append("共同研究"))
+    code_project(Project.open(project))
+    good = _suggestions(project)
+    overlays = list((project / "outputs" / "cache" / "tags").glob("code-*.json"))
+    assert len(overlays) == 1
+    for f in overlays + [project / "outputs" / "cache" / "code-run.json"]:
+        data = f.read_bytes()
+        f.write_bytes(data[:-5] + b"xxxxx")  # still the right length, wrong checksum
+    res = code_project(Project.open(project))
+    assert res.parsed == 0 and len(res.retagged_codes) == 1
+    assert _suggestions(project) == good
+
+
 def test_codebook_edit_that_removes_matches_drops_them(project):
     _copy_samples(project)
     _edit_codebook(project, lambda data: None)
