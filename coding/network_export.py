@@ -391,11 +391,13 @@ def png_bytes(G: nx.Graph, pos: Mapping[Any, tuple[float, float]] | None = None,
                 handles.append(Line2D([], [], color=col, lw=2.5, ls=(0, (4, 3)) if dashed else "-", label=EDGE_NAMES[k]))
         size_label = "組織数"
     for v in (1, 5, 10):
-        handles.append(Line2D([], [], ls="", marker="o", ms=math.sqrt(90.0 + 110.0 * v) * 0.9, mfc="#DDDDDD", mec="#999999",
+        # marker size in points = the scatter's sqrt(area): the legend shows the drawing's scale
+        handles.append(Line2D([], [], ls="", marker="o", ms=math.sqrt(90.0 + 110.0 * v), mfc="#DDDDDD", mec="#999999",
                               label=f"{size_label} {v}"))
     # one band under the drawing, so the legend never covers a node or a label
     fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.005), fontsize=9.5, frameon=False,
-               ncol=min(len(handles), 7), columnspacing=1.8, handletextpad=0.5, borderaxespad=0.2)
+               ncol=min(len(handles), 7), columnspacing=1.8, handletextpad=0.5, borderaxespad=0.2, handlelength=3.8,
+               labelspacing=1.2)
     w = WINDOW_NAMES.get(G.graph.get("window", ""), "")
     sub = (f"ノード：{len(G)}　線：{G.number_of_edges()}　大きさ＝{size_label}　線の太さ＝"
            + ("Jaccard 係数" if cooc else f"共起した{w}の数（破線：課題を挙げた／事例の組織数）"))
