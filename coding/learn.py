@@ -71,6 +71,11 @@ class LearnedModel:
             out[code] = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
         return out
 
+    def cv_f1(self, code: str) -> float:
+        """The code's cross-validated F1 at its threshold (0 when unknown)."""
+        cv = (self.info.get("cv") or {}).get(code)
+        return float(cv[2]) if cv else 0.0
+
     def weight(self, code: str, feat: str) -> float:
         i = self.vocab.get(feat)
         return 0.0 if i is None else self.weights[self.codes.index(code)][i]
@@ -225,7 +230,8 @@ def train(
         w, b = _fit(X, y, l2=l2, pos_weight=pos_weight)
         weights.append(tuple(float(x) for x in w))
         biases.append(float(b))
-    model = LearnedModel(codes, vocab, tuple(weights), tuple(biases), thresholds, dict(info or {}))
+    info = {**dict(info or {}), "cv": {c: [round(x, 3) for x in cv[c]] for c in codes}}
+    model = LearnedModel(codes, vocab, tuple(weights), tuple(biases), thresholds, info)
     return TrainResult(model, len(examples), {c: counts[c] for c in codes}, cv)
 
 

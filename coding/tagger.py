@@ -115,11 +115,18 @@ class Tagger:
         elif model is not None:
             self.source = "rules + learned suggester"
         self.model = model
+        # the model adds codes of its own only where it proved itself in cross-validation; for
+        # other codes it only raises the score of what the rules found
+        self.min_cv_f1 = float(((opts.get("learned") or {}).get("min_cv_f1")) or 0.0)
         self._normalise = normalise
         self._phrases: dict[str, tuple[str, ...]] = {}
         self._matchers: dict[int, Any] = {}
         self._token_keys: dict[int, str] = {}
-        self.denial = [fold(c) for c in ((codebook.settings.get("denial") or {}).get("cues") or [])]
+        denial = codebook.settings.get("denial") or {}
+        self.denial = [fold(c) for c in denial.get("cues") or []]
+        self.contrast = [fold(c) for c in denial.get("contrast") or []]
+        self.past = [fold(c) for c in denial.get("past") or []]
+        self.solved = [fold(c) for c in denial.get("solved") or []]
         self._denial_norm: list[str] = []
         self.patterns = [p for p in codebook.patterns if codebook[p.code_id].codable]
         for p in self.patterns:
@@ -221,11 +228,22 @@ class Tagger:
                     start = string.find(v, start + 1)
         return found or None
 
-    def _denied(self, sent: _Context) -> bool:
-        if not self.denial:
-            return False
+    def _denied(self, sent: _Context, later: str = "") -> bool:
+        """Does the sentence deny its problem or call it solved (``denial`` in the codebook)?
+
+        * a denial cue (問題になっていない, 解消した …) with no contrast after it in the sentence —
+          "採用に工夫を行ってはいるが、…厳しい" still states the problem, "以前は不足していたが、
+          今は解消した" does not;
+        * a problem told in the past (以前は, かつては …) when a later sentence of the paragraph
+          (``later``) says it was solved (解消, 改善し …).
+        """
         for string, _ in sent.strings:
-            if any(c in string for c in self.denial) or any(c in string for c in self._denial_norm):
+            for cue in (*self.denial, *self._denial_norm):
+                i = string.rfind(cue)
+                if i != -1 and not any(c in string[i + len(cue):] for c in self.contrast):
+                    return True
+        if self.past and self.solved and later:
+            if any(c in string for string, _ in sent.strings for c in self.past) and any(c in later for c in self.solved):
                 return True
         return False
 
@@ -258,6 +276,7 @@ class Tagger:
             for match_id, s, e in self._matcher(doc.vocab)(doc):
                 spans.setdefault(doc.vocab.strings[match_id], []).append((s, e))
         pctx = _context(list(doc))
+        folded = fold(para.text)
         out = []
         for seg in split_sentences(para):
             a, b = seg.start - para.start, seg.end - para.start
@@ -275,7 +294,7 @@ class Tagger:
                 code = self.codebook[p.code_id]
                 if code.deny:
                     if denied is None:
-                        denied = self._denied(sctx)
+                        denied = self._denied(sctx, folded[seg.end - para.start:])
                     if denied:
                         continue
                 best.setdefault(p.code_id, []).append((p, hits))
@@ -327,7 +346,7 @@ class Tagger:
         for c in hits:
             chosen = [x for x in sents if x[2][c] >= model.thresholds[c]] or [max(sents, key=lambda x: x[2][c])]
             for seg, toks, _ in chosen:
-                if self.codebook[c].deny and self._denied(_context(toks)):
+                if self.codebook[c].deny and self._denied(_context(toks), fold(para.text[seg.end - para.start:])):
                     continue
                 p = pscores[c]
                 tag = f"model:{p:.2f}"
@@ -335,6 +354,8 @@ class Tagger:
                 if i is not None:
                     r = out[i]
                     out[i] = replace(r, patterns=r.patterns + (tag,), score=round(1.0 - (1.0 - r.score) * (1.0 - p), 4))
+                    continue
+                if model.cv_f1(c) < self.min_cv_f1:
                     continue
                 words = {f for f in features(toks) if "+" not in f and model.weight(c, f) > 0}
                 matched = tuple(t.text for t in toks if t.norm_ in words)
