@@ -485,6 +485,114 @@ def adjudicate(project: Path, coders, prefer: str | None, into: str):
 
 
 
+# ---------------------------------------------------------------- evaluate / train
+@cli.command()
+@project_option
+@click.option("--gold", "gold", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The gold coder's codings (FORMATS.md §3 CSV; accepted and manual rows count).")
+@click.option("--by", type=click.Choice(["family", "code"]), default="code", show_default=True,
+              help="Report per family only, or per family and per code.")
+@click.option("--format", "fmt", type=click.Choice(["text", "md", "json"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
+@click.option("--min-score", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Ignore suggestions scored below this.")
+@click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="An earlier --format json result: md then shows each measure as before → now.")
+@click.option("--title", default="", help="Heading of the md report.")
+def evaluate(project: Path, gold: Path, by: str, fmt: str, output: Path | None, min_score: float,
+             baseline: Path | None, title: str):
+    """Score the tagger's suggestions against a gold coder: precision, recall, F1 and Cohen's kappa
+    per family (phase, theme — a finding counts as its theme —, challenge, practice) and per code,
+    at paragraph and at segment level. The transcripts are tagged afresh (parses are cached).
+
+    Example: python cli.py evaluate --project tests/heldout --gold tests/heldout/gold.csv --by family
+    """
+    import json
+
+    from coding.evaluate import evaluate_project, report_markdown, report_text
+    from coding.project import Project
+    from coding.store import atomic_write_text
+
+    p = Project.open(project)
+    ev = evaluate_project(p, gold, min_score=min_score)
+    if fmt == "json":
+        text = json.dumps(ev.as_dict(), ensure_ascii=False, indent=1) + "\n"
+    elif fmt == "md":
+        before = json.loads(baseline.read_text(encoding="utf-8")) if baseline else None
+        text = report_markdown(ev, p.codebook, by=by, title=title, baseline=before) + "\n"
+    else:
+        text = report_text(ev, p.codebook, by=by)
+    if output:
+        atomic_write_text(output, text)
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+# ---------------------------------------------------------------- serve
+@cli.command()
+@project_option
+@click.option("--coder", required=True, help="Whose decisions you make (codings/<coder>.csv).")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port on 127.0.0.1 (0: any free one).")
+@click.option("--compare", multiple=True, help="Show these coders' decisions beside yours, to adjudicate (give twice).")
+@click.option("--open/--no-open", "open_browser", default=True, show_default=True, help="Open the page in the web browser.")
+def serve(project: Path, coder: str, port: int, compare, open_browser: bool):
+    """Review in the browser: a local page (127.0.0.1 only) shows each transcript with its
+    suggestions highlighted; accept (a), reject (r), change (c) or add (m) codes with the keyboard.
+
+    Every decision is saved to codings/<coder>.csv the moment it is made, so closing the window
+    loses nothing. Press ? on the page for every key. Stop the server with Ctrl+C.
+
+    Example: python cli.py serve --coder hanako
+    """
+    import webbrowser
+
+    from coding.review import make_server
+
+    try:
+        server = make_server(project, coder, port=port, compare=tuple(compare))
+    except OSError as e:
+        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {e.strerror}; try --port 0 for any free port") from None
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    click.echo(f"Reviewing as {coder} at {url}  (decisions go to codings/{coder}.csv as you make them; Ctrl+C stops)")
+    if open_browser:
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped; every decision was already saved")
+    finally:
+        server.server_close()
+
+
+@cli.command()
+@project_option
+@click.option("--coder", "coders", multiple=True, help="Learn from these coders' confirmed codings (default: every person).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Model file to write (default: the codebook's tagger.learned.path).")
+@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64), help="Processes for parsing.")
+def train(project: Path, coders, output: Path | None, jobs: int):
+    """Train the learned suggester on the reviewed codings (accepted + manual): one logistic
+    regression per code over each paragraph's Sudachi-normalised words, thresholds chosen by
+    cross-validation over transcripts. The next code run adds its suggestions to the rules',
+    each marked model:<score>.
+
+    Example: python cli.py train --coder team
+    """
+    from coding.learn import train_project
+    from coding.project import Project
+
+    p = Project.open(project)
+    if coders:
+        _known_coders(p, coders)
+    res, path = train_project(p, coders=list(coders) or None, output=output, jobs=jobs)
+    click.echo(f"learned {len(res.model.codes)} codes from {res.examples} paragraphs "
+               f"({sum(res.positives.values())} coded); cross-validated F1 per code:")
+    for c in res.model.codes:
+        pr, rc, f1 = res.cv[c]
+        click.echo(f"  {c:<10} {res.positives[c]:>3} paragraphs  threshold {res.model.thresholds[c]:.2f}  "
+                   f"P {pr:.2f} R {rc:.2f} F1 {f1:.2f}")
+    click.echo(f"wrote {path}")
+
+
 # ---------------------------------------------------------------- qdpx
 @export.command("qdpx")
 @project_option
@@ -605,114 +713,6 @@ def _network(project: Path, *, kind: str = "challenge-practice", window: str = "
 
 RUN_STEPS.append(lambda project, strict=False: _network(project, strict=strict))
 
-
-
-# ---------------------------------------------------------------- evaluate / train
-@cli.command()
-@project_option
-@click.option("--gold", "gold", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The gold coder's codings (FORMATS.md §3 CSV; accepted and manual rows count).")
-@click.option("--by", type=click.Choice(["family", "code"]), default="code", show_default=True,
-              help="Report per family only, or per family and per code.")
-@click.option("--format", "fmt", type=click.Choice(["text", "md", "json"]), default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
-@click.option("--min-score", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Ignore suggestions scored below this.")
-@click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="An earlier --format json result: md then shows each measure as before → now.")
-@click.option("--title", default="", help="Heading of the md report.")
-def evaluate(project: Path, gold: Path, by: str, fmt: str, output: Path | None, min_score: float,
-             baseline: Path | None, title: str):
-    """Score the tagger's suggestions against a gold coder: precision, recall, F1 and Cohen's kappa
-    per family (phase, theme — a finding counts as its theme —, challenge, practice) and per code,
-    at paragraph and at segment level. The transcripts are tagged afresh (parses are cached).
-
-    Example: python cli.py evaluate --project tests/heldout --gold tests/heldout/gold.csv --by family
-    """
-    import json
-
-    from coding.evaluate import evaluate_project, report_markdown, report_text
-    from coding.project import Project
-    from coding.store import atomic_write_text
-
-    p = Project.open(project)
-    ev = evaluate_project(p, gold, min_score=min_score)
-    if fmt == "json":
-        text = json.dumps(ev.as_dict(), ensure_ascii=False, indent=1) + "\n"
-    elif fmt == "md":
-        before = json.loads(baseline.read_text(encoding="utf-8")) if baseline else None
-        text = report_markdown(ev, p.codebook, by=by, title=title, baseline=before) + "\n"
-    else:
-        text = report_text(ev, p.codebook, by=by)
-    if output:
-        atomic_write_text(output, text)
-        click.echo(f"wrote {output}")
-    else:
-        click.echo(text, nl=False)
-
-# ---------------------------------------------------------------- serve
-@cli.command()
-@project_option
-@click.option("--coder", required=True, help="Whose decisions you make (codings/<coder>.csv).")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port on 127.0.0.1 (0: any free one).")
-@click.option("--compare", multiple=True, help="Show these coders' decisions beside yours, to adjudicate (give twice).")
-@click.option("--open/--no-open", "open_browser", default=True, show_default=True, help="Open the page in the web browser.")
-def serve(project: Path, coder: str, port: int, compare, open_browser: bool):
-    """Review in the browser: a local page (127.0.0.1 only) shows each transcript with its
-    suggestions highlighted; accept (a), reject (r), change (c) or add (m) codes with the keyboard.
-
-    Every decision is saved to codings/<coder>.csv the moment it is made, so closing the window
-    loses nothing. Press ? on the page for every key. Stop the server with Ctrl+C.
-
-    Example: python cli.py serve --coder hanako
-    """
-    import webbrowser
-
-    from coding.review import make_server
-
-    try:
-        server = make_server(project, coder, port=port, compare=tuple(compare))
-    except OSError as e:
-        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {e.strerror}; try --port 0 for any free port") from None
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
-    click.echo(f"Reviewing as {coder} at {url}  (decisions go to codings/{coder}.csv as you make them; Ctrl+C stops)")
-    if open_browser:
-        webbrowser.open(url)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        click.echo("stopped; every decision was already saved")
-    finally:
-        server.server_close()
-
-
-@cli.command()
-@project_option
-@click.option("--coder", "coders", multiple=True, help="Learn from these coders' confirmed codings (default: every person).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Model file to write (default: the codebook's tagger.learned.path).")
-@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64), help="Processes for parsing.")
-def train(project: Path, coders, output: Path | None, jobs: int):
-    """Train the learned suggester on the reviewed codings (accepted + manual): one logistic
-    regression per code over each paragraph's Sudachi-normalised words, thresholds chosen by
-    cross-validation over transcripts. The next code run adds its suggestions to the rules',
-    each marked model:<score>.
-
-    Example: python cli.py train --coder team
-    """
-    from coding.learn import train_project
-    from coding.project import Project
-
-    p = Project.open(project)
-    if coders:
-        _known_coders(p, coders)
-    res, path = train_project(p, coders=list(coders) or None, output=output, jobs=jobs)
-    click.echo(f"learned {len(res.model.codes)} codes from {res.examples} paragraphs "
-               f"({sum(res.positives.values())} coded); cross-validated F1 per code:")
-    for c in res.model.codes:
-        pr, rc, f1 = res.cv[c]
-        click.echo(f"  {c:<10} {res.positives[c]:>3} paragraphs  threshold {res.model.thresholds[c]:.2f}  "
-                   f"P {pr:.2f} R {rc:.2f} F1 {f1:.2f}")
-    click.echo(f"wrote {path}")
 
 if __name__ == "__main__":
     cli()
