@@ -76,16 +76,47 @@ class NlpSettings:
 
 
 _VERSIONS: dict[str, str] = {}
+_DIST_MODULES = {"sudachidict-core": "sudachidict_core"}  # distribution → its top-level module
+_LISTINGS: dict[str, list[str]] = {}
+
+
+def _norm_dist(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _dist_version(name: str) -> str:
+    """An installed distribution's version: from the ``<name>-<version>.dist-info`` folder beside
+    its module (one directory listing, no import), else from importlib.metadata."""
     if name not in _VERSIONS:
+        found: list[str] = []
         try:
-            from importlib.metadata import version
+            import importlib.util
 
-            _VERSIONS[name] = version(name)
+            spec = importlib.util.find_spec(_DIST_MODULES.get(name, name.replace("-", "_")))
+            if spec is not None:
+                where = Path(spec.origin) if spec.origin and spec.origin not in ("namespace", "built-in") else None
+                if spec.submodule_search_locations:
+                    where = Path(list(spec.submodule_search_locations)[0]) / "__init__.py"
+                site = str(where.parent.parent) if where else ""
+                if site and site not in _LISTINGS:
+                    _LISTINGS[site] = os.listdir(site)
+                want = _norm_dist(name)
+                for entry in _LISTINGS.get(site, []):
+                    if entry.endswith(".dist-info"):
+                        dist, _, ver = entry[: -len(".dist-info")].rpartition("-")
+                        if _norm_dist(dist) == want:
+                            found.append(ver)
         except Exception:
-            _VERSIONS[name] = "unknown"
+            found = []
+        if len(found) == 1:
+            _VERSIONS[name] = found[0]
+        else:
+            try:
+                from importlib.metadata import version
+
+                _VERSIONS[name] = version(name)
+            except Exception:
+                _VERSIONS[name] = "unknown"
     return _VERSIONS[name]
 
 
