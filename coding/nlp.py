@@ -544,6 +544,17 @@ def read_framed(path: Path, fmt: str, key: str) -> Any:
         return None
 
 
+_FILE_MODE: list[int] = []
+
+
+def _file_mode() -> int:
+    if not _FILE_MODE:
+        mask = os.umask(0)
+        os.umask(mask)
+        _FILE_MODE.append(0o666 & ~mask)
+    return _FILE_MODE[0]
+
+
 def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
     """Write via a temp file and rename, so readers see the old or the new file, never a torn one.
     ``fsync=False`` for regenerable files (caches), where a lost write only costs a recompute."""
@@ -551,6 +562,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, _file_mode())  # mkstemp makes 0600; a written file gets the usual mode
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             if fsync:
