@@ -117,7 +117,7 @@ def _code(project: Path, *, jobs: int = 1, min_score: float = 0.0):
 # ---------------------------------------------------------------- export / import
 @cli.group(context_settings=CONTEXT)
 def export():
-    """Export codings (and, with their issues, review sheets and REFI-QDA projects).
+    """Export codings, review sheets and REFI-QDA projects.
 
     Example: python cli.py export codings --format csv -o codings.csv
     """
