@@ -192,12 +192,31 @@ def _engine_hash() -> str:
 
 
 def _code_fingerprints(cb: Codebook) -> dict[str, str]:
-    """Per code that can be suggested: a hash of everything of the code the tagger reads."""
+    """Per code that can be suggested: a hash of everything of the code the tagger reads.
+
+    Rules make each code's suggestions from that code's patterns alone, so an edit re-tags only
+    the edited code. A learned suggester ties codes together (its problem gate looks at what the
+    rules found for other codes), so with one every fingerprint covers the whole codebook."""
     out = {}
     for c in cb.codes.values():
         if c.codable:
             out[c.id] = _sha(_dumps([c.id, c.kind, c.parent, c.deny, [(p.id, p.rule, p.score) for p in c.patterns]]))
+    if _model_in_use(cb):
+        whole = _sha(_dumps(out))
+        out = {c: _sha(fp + whole) for c, fp in out.items()}
     return out
+
+
+def _model_in_use(cb: Codebook) -> bool:
+    """Does the tagger add a learned suggester (``tagger.learned.path`` names an existing file)?"""
+    opts = cb.settings.get("tagger")
+    learned = opts.get("learned") if isinstance(opts, dict) else None
+    if not isinstance(learned, dict) or not learned.get("path"):
+        return False
+    try:
+        return (Path(cb.path).resolve().parent / str(learned["path"])).exists()
+    except (OSError, TypeError):
+        return True
 
 
 def _tag_settings(cb: Codebook) -> str:
@@ -506,10 +525,14 @@ def code_project(
             if progress:
                 progress(t)
     changed: set[str] = set()
+    coupled = _model_in_use(p.codebook)
     for missing, ts in stale.items():
         codes = sorted(missing)
-        res.retagged_codes.extend(c for c in codes if c not in res.retagged_codes)
         tagger = _make_tagger(p.codebook, settings, codes)
+        if getattr(tagger, "model", None) is not None and not coupled:  # not foreseen: tag every code
+            codes = sorted(fps)
+            tagger = _make_tagger(p.codebook, settings, codes)
+        res.retagged_codes.extend(c for c in codes if c not in res.retagged_codes)
         variants = _positive_variants(tagger)
         wanted = {t.id: _candidate_paragraphs(entries[t.id].get("strings"), len(t.paragraphs), variants) for t in ts}
         need = [t for t in ts if wanted[t.id]]
@@ -529,7 +552,8 @@ def code_project(
             res.cached += 1
             if progress:
                 progress(t)
-        changed.update(codes)
+        if coupled or getattr(tagger, "model", None) is None:
+            changed.update(codes)
     for c in sorted(changed):  # one new file per edited code, instead of rewriting every transcript's
         write_framed(_overlay_path(p, gkey, fps[c]), TAGS_FORMAT, f"{gkey}:{c}:{fps[c]}", overlays[c])
     del overlays

@@ -242,6 +242,32 @@ def test_codebook_edit_that_removes_matches_drops_them(project):
     assert {k: v for k, v in res.by_code.items()} == {k: v for k, v in first.by_code.items() if k != edited[0]}
 
 
+def test_with_a_learned_suggester_a_codebook_edit_retags_every_code(project):
+    """The suggester's problem gate ties codes together: an edit re-tags all, still parses nothing."""
+    import yaml
+
+    learned = ((yaml.safe_load((project / "codebook.yml").read_text(encoding="utf-8")).get("tagger") or {})
+               .get("learned") or {}).get("path")
+    if not learned or not (ROOT / learned).exists():
+        pytest.skip("the codebook names no learned suggester")
+    (project / learned).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / learned, project / learned)
+    _copy_samples(project, 12)
+    _edit_codebook(project, lambda data: None)
+    first = code_project(Project.open(project))
+    assert first.parsed == 12
+    _edit_codebook(project, lambda data: _phrase_code(data)["patterns"][0]["any"].append("共同研究"))
+    res = code_project(Project.open(project))
+    assert res.parsed == 0 and res.retagged == 0
+    assert sorted(res.retagged_codes) == sorted(c.id for c in Project.open(project).codebook.codes.values() if c.codable)
+    incremental = _suggestions(project)
+    shutil.rmtree(project / "outputs")
+    code_project(Project.open(project))
+    assert _suggestions(project) == incremental
+    again = code_project(Project.open(project))
+    assert (again.parsed, again.retagged, again.retagged_codes) == (0, 0, [])
+
+
 def test_denial_settings_change_retags_everything(project):
     _copy_samples(project, 3)
     code_project(Project.open(project))
