@@ -22,6 +22,11 @@ numbers, so every file has new text and no cache hit is free — and measures, a
 6. the peak memory of the cold run (all its processes: max over time of the summed RSS, and PSS)
    at each corpus size of ``--sizes``.
 
+When the codebook names a learned suggester that exists (``tagger.learned.path``, trained by
+``cli.py train``), steps 2-4 are repeated with it (``--no-model`` skips this): the suggester reads
+every paragraph and its problem gate ties codes together, so there a codebook edit re-tags every
+code (from the cached parses).
+
 Plus the tokenizer ceiling, in one process on one core: raw SudachiPy, the lexical path's tokenizer
 (SudachiPy → the tokens GiNZA's tokenizer gives), the same plus the rules (tokenize + tag), and
 GiNZA's own tokenizer (``nlp.make_doc``).
@@ -323,6 +328,19 @@ def edit_transcript(path: Path) -> None:
 
 
 # ---------------------------------------------------------------- report
+def learned_model(codebook: Path) -> Path | None:
+    """The learned suggester the codebook names, if that file exists."""
+    try:
+        import yaml
+
+        opts = (yaml.safe_load(codebook.read_text(encoding="utf-8")) or {}).get("tagger") or {}
+        path = (opts.get("learned") or {}).get("path")
+        p = (codebook.parent / path).resolve() if path else None
+        return p if p is not None and p.exists() else None
+    except Exception:
+        return None
+
+
 def machine() -> dict:
     from importlib.metadata import version
 
@@ -368,6 +386,7 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--samples", type=Path, default=ROOT / "transcripts")
+    ap.add_argument("--no-model", action="store_true", help="skip the runs with the learned suggester")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--no-write", action="store_true", help="do not write bench/results.*")
     args = ap.parse_args(argv)
@@ -488,6 +507,28 @@ def main(argv=None) -> int:
         shutil.rmtree(main_dir / "outputs")
         runs["cold_jobs1"] = cli(main_dir, "--jobs", "1", memory=True)
 
+        # the same with the learned suggester the codebook names, if it exists
+        model_path = learned_model(codebook)
+        if model_path is not None and not args.no_model:
+            print("with the learned suggester: cold, nothing changed, codebook edit ...", flush=True)
+            md = tmp / "with-model"
+            (md / "transcripts").mkdir(parents=True)
+            for f in (main_dir / "transcripts").glob("*.md"):
+                shutil.copy(f, md / "transcripts" / f.name)
+            shutil.copy(codebook, md / "codebook.yml")
+            rel = model_path.relative_to(ROOT)
+            (md / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(model_path, md / rel)
+            mc = cli(md, "--jobs", str(args.jobs), memory=True)
+            mw = cli(md, "--jobs", str(args.jobs))
+            label = edit_codebook(md / "codebook.yml", 3, SYNONYMS[0])
+            me = cli(md, "--jobs", str(args.jobs))
+            R["with_model"] = {"model": str(rel), "cold": mc, "nothing_changed": mw, "codebook_edit": me, "edit": label}
+            for r in (mc, mw, me):
+                r.pop("stdout", None)
+                r.pop("stderr", None)
+            shutil.rmtree(md)
+
         # 6. memory at each size
         mem = []
         for size in sizes:
@@ -536,6 +577,15 @@ def main(argv=None) -> int:
             "memory flat (≤ 1.25× per doubling)": ratios["memory_growth_when_corpus_doubles"] is None
             or ratios["memory_growth_when_corpus_doubles"] <= TARGETS["memory_growth_when_corpus_doubles"],
         }
+        wm = R.get("with_model")
+        if wm:
+            ratios["with_model_nothing_changed_vs_cold"] = wm["nothing_changed"]["seconds"] / wm["cold"]["seconds"]
+            ratios["with_model_codebook_edit_vs_cold"] = wm["codebook_edit"]["seconds"] / wm["cold"]["seconds"]
+            checks["with the learned suggester: nothing changed ≤ 5 % of cold"] = (
+                ratios["with_model_nothing_changed_vs_cold"] <= TARGETS["nothing_changed_vs_cold"])
+            checks["with the learned suggester: codebook edit ≤ 10 % of cold"] = (
+                ratios["with_model_codebook_edit_vs_cold"] <= TARGETS["codebook_edit_vs_cold"])
+            checks["with the learned suggester: codebook edit parses nothing"] = wm["codebook_edit"].get("parsed") == 0
         R["checks"] = checks
         for r in runs.values():
             r.pop("stdout", None)
@@ -625,6 +675,19 @@ def render(R: dict, args) -> str:
         L.append(f"| {x['chars']:,} chars, {x['transcripts']} transcripts | {fmt_s(x['seconds'])} | {fmt_b(x['peak_rss'])} | "
                  f"{fmt_b(x['peak_pss'])} | {x['processes']} |")
     L.append(f"| plain loop, sample | {fmt_s(pl['seconds'])} | {fmt_b(pl['peak_rss'])} | {fmt_b(pl['peak_pss'])} | {pl['processes']} |")
+    wm = R.get("with_model")
+    if wm:
+        mc, mw, me = wm["cold"], wm["nothing_changed"], wm["codebook_edit"]
+        L.append("")
+        L.append(f"With the learned suggester the codebook names ({wm['model']}; it reads every paragraph, and "
+                 "its problem gate ties codes together, so a codebook edit re-tags every code from the cached parses):")
+        L.append("")
+        L.append("| run (whole process) | time | vs cold | load avg |")
+        L.append("|---|---:|---:|---:|")
+        L.append(f"| `cli.py code --jobs {args.jobs}`, cold | {fmt_s(mc['seconds'])} | 1 | {ld(mc)} |")
+        L.append(f"| nothing changed | {fmt_s(mw['seconds'])} | {mw['seconds'] / mc['seconds']:.1%} | {ld(mw)} |")
+        L.append(f"| one pattern edited ({wm['edit'].split(': ', 1)[1]}; parsed: {me.get('parsed')}) | "
+                 f"{fmt_s(me['seconds'])} | {me['seconds'] / mc['seconds']:.1%} | {ld(me)} |")
     g = r["memory_growth_when_corpus_doubles"]
     L.append("")
     if g is not None:
