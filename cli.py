@@ -343,7 +343,9 @@ def crosstab(project: Path, variable: str, codes, unit: str, fmt: str, output: P
 @click.option("--coder", help="Only suggestions this person has not decided yet (default: those nobody decided).")
 @click.option("--compare", multiple=True, help="Instead: the disagreements of these two coders, for adjudication (give twice).")
 @click.option("--transcript", "transcripts", multiple=True, help="Only these transcripts (repeatable).")
-def export_review_cmd(project: Path, fmt: str, output: Path, coder: str | None, compare, transcripts):
+@click.option("--sort", type=click.Choice(["score", "position"]), default="score", show_default=True,
+              help="Order of the rows: most confident suggestions first, or transcript order.")
+def export_review_cmd(project: Path, fmt: str, output: Path, coder: str | None, compare, transcripts, sort: str):
     """Write a review sheet: each pending suggestion with its paragraph, the matched words (red),
     the code's definition and a decision drop-down (accept / reject / change to <code id>).
 
@@ -364,7 +366,7 @@ def export_review_cmd(project: Path, fmt: str, output: Path, coder: str | None, 
     unknown = [t for t in transcripts if t not in p.by_id]
     if unknown:
         raise click.UsageError(f"unknown transcript id(s): {', '.join(unknown)}")
-    items = review_items(p, coder=coder, compare=tuple(compare), transcripts=list(transcripts) or None)
+    items = review_items(p, coder=coder, compare=tuple(compare), transcripts=list(transcripts) or None, sort=sort)
     atomic_write_bytes(output, write_review_xlsx(p, items, compare=tuple(compare)))
     what = f"disagreement(s) of {compare[0]} and {compare[1]}" if compare else "suggestion(s) to review"
     click.echo(f"wrote {output}: {len(items)} {what}")

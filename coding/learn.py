@@ -10,8 +10,8 @@ the tagger adds its suggestions to the rules' (see :mod:`coding.tagger`).
   come from GiNZA's Sudachi tokenizer — the same tokens the rules see, no extra model.
 * **Unit**: the paragraph (an answer usually makes one point over several sentences). Interviewer
   questions and memo paragraphs are left out (``tagger.skip`` in the codebook), as in tagging.
-* **Labels**: the codes evaluation uses — a finding counts as its theme; phases and groups are not
-  learned; codes with fewer than ``min_examples`` paragraphs are not learned either.
+* **Labels**: the codes evaluation uses — a finding counts as its theme; phases, cases and groups
+  are not learned; codes with fewer than ``min_examples`` paragraphs are not learned either.
 * **Model**: one-vs-rest logistic regression with L2, positives weighted up to balance the classes,
   fitted by L-BFGS (scipy, sparse features; deterministic, CPU, a few seconds for the sample
   corpus). Each code's threshold is chosen by cross-validation over transcripts to
@@ -30,6 +30,7 @@ from typing import Iterable, Mapping, Sequence
 from .errors import ProjectError
 
 CONTENT_POS = {"NOUN", "PROPN", "VERB", "ADJ"}
+LEARNED_FAMILIES = ("theme", "challenge", "practice")  # phases and cases: too few examples
 FORMAT = "coding-suggester/1"
 
 
@@ -249,7 +250,7 @@ def project_examples(p, *, coders: Sequence[str] | None = None, jobs: int = 1) -
     by_t: dict[str, list] = {}
     for c in codings:
         code = eval_code(cb, c.code_id)
-        if code is not None and cb.family(code) != "phase":
+        if code is not None and cb.family(code) in LEARNED_FAMILIES:
             by_t.setdefault(c.transcript_id, []).append((c.start, c.end, code))
     out = []
     for t, docs in iter_parsed(p.transcripts, p.nlp_settings(), DocCache(p.cache_dir / "nlp"), jobs=jobs):
@@ -259,6 +260,46 @@ def project_examples(p, *, coders: Sequence[str] | None = None, jobs: int = 1) -
                 continue
             codes = {code for a, b, code in spans if a < para.end and b > para.start}
             out.append((t.id, features(doc), codes))
+    return out
+
+
+def codebook_examples(cb, tokenize) -> list[tuple[str, set[str], set[str]]]:
+    """Seed examples from the codebook's own words: per code, its label, definition and summary
+    (a practice also its problem and its cases' labels; a theme its findings' labels and
+    summaries). They carry the report's vocabulary, which a few dozen reviewed paragraphs lack.
+    ``tokenize(text)`` gives tokens with ``norm_`` and ``pos_``."""
+    from .evaluate import eval_code
+
+    out = []
+    for c in cb.codes.values():
+        code = eval_code(cb, c.id)
+        if code is None or c.kind not in ("theme", "finding", "challenge", "practice") or not c.codable:
+            continue
+        parts = [c.label, c.definition, str(c.get("summary") or ""), str(c.get("problem") or "")]
+        if c.kind == "practice":
+            parts += [cb[k].label for k in c.get("cases") or [] if k in cb]
+        text = "。".join(x for x in parts if x)
+        out.append((f"codebook:{c.id}", features(tokenize(text)), {code}))
+    return out
+
+
+def seed_examples(path: Path, cb, tokenize) -> list[tuple[str, set[str], set[str]]]:
+    """Examples from a seeds file ``{code id: [passage, ...]}`` (e.g. the report's own words)."""
+    import yaml
+
+    from .evaluate import eval_code
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ProjectError(f"{path}: cannot read the seed examples: {e}") from None
+    out = []
+    for code, texts in data.items():
+        target = eval_code(cb, str(code))
+        if target is None:
+            raise ProjectError(f"{path}: unknown code '{code}'")
+        for i, text in enumerate(texts or []):
+            out.append((f"seed:{code}:{i}", features(tokenize(str(text))), {target}))
     return out
 
 
@@ -273,9 +314,12 @@ def model_path(p) -> Path:
     return Path(p.codebook.path).resolve().parent / learned["path"]
 
 
-def train_project(p, *, coders: Sequence[str] | None = None, output: Path | None = None, jobs: int = 1) -> tuple[TrainResult, Path]:
+def train_project(p, *, coders: Sequence[str] | None = None, output: Path | None = None, jobs: int = 1,
+                  seed: bool = True) -> tuple[TrainResult, Path]:
     """Train the suggester on a project's reviewed codings and write it (atomically).
 
+    With ``seed``, the codebook's definitions join the examples (:func:`codebook_examples`), and
+    so do the passages of the seeds file the codebook names (``tagger.learned.seeds``).
     The project's cached tags are dropped, so the next ``code`` uses the new model.
     """
     import shutil
@@ -283,9 +327,17 @@ def train_project(p, *, coders: Sequence[str] | None = None, output: Path | None
     from .nlp import atomic_write_bytes
 
     path = Path(output) if output else model_path(p)
+    from .nlp import lexical_tokenizer
+
     examples = project_examples(p, coders=coders, jobs=jobs)
     if not any(codes for _, _, codes in examples):
         raise ProjectError(f"{p.root}: no confirmed codings to learn from (import or review some first)")
+    if seed:
+        tokenize = lexical_tokenizer(p.nlp_settings())
+        examples += codebook_examples(p.codebook, tokenize)
+        seeds = ((p.codebook.settings.get("tagger") or {}).get("learned") or {}).get("seeds")
+        if seeds:
+            examples += seed_examples(Path(p.codebook.path).resolve().parent / seeds, p.codebook, tokenize)
     info = {"project": p.root.resolve().name, "coders": list(coders or p.store().coders),
             "transcripts": len(p.transcripts), "paragraphs": len(examples)}
     res = train(examples, info=info)

@@ -119,10 +119,12 @@ def review_items(
     coder: str | None = None,
     compare: Sequence[str] = (),
     transcripts: Sequence[str] | None = None,
+    sort: str = "position",
 ) -> list[ReviewItem]:
     """What to review: the suggestions ``coder`` has not decided (or nobody has, without a coder),
     or — with ``compare=(a, b)`` — the segments and codes on which a and b disagree and which
-    ``coder`` (default ``adjudicated``) has not settled yet."""
+    ``coder`` (default ``adjudicated``) has not settled yet. ``sort="score"``: the most confident
+    suggestions first (then by position)."""
     by_id = {tid: t for tid, t in p.by_id.items() if transcripts is None or tid in transcripts}
     store = p.store()
     order = {t.id: i for i, t in enumerate(p.transcripts)}
@@ -144,14 +146,21 @@ def review_items(
             items.append(ReviewItem(d.transcript_id, d.start, d.end, d.text, d.code_id,
                                     tuple(s.matched.split("|")) if s and s.matched else (),
                                     s.score if s else None, s.pattern if s else "", {c: others[c] for c in (a, b)}))
-        return sorted(items, key=lambda i: (order.get(i.transcript_id, 0), i.start, i.end, i.code_id))
+        return _sorted(items, order, sort)
     rows = pending_for(store, by_id, coder)
     items = [
         ReviewItem(s.transcript_id, s.start, s.end, s.text, s.code_id, tuple(m for m in s.matched.split("|") if m),
                    s.score, s.pattern)
         for s in rows
     ]
-    return sorted(items, key=lambda i: (order.get(i.transcript_id, 0), i.start, i.end, i.code_id))
+    return _sorted(items, order, sort)
+
+
+def _sorted(items: list[ReviewItem], order: Mapping[str, int], sort: str) -> list[ReviewItem]:
+    pos = lambda i: (order.get(i.transcript_id, 0), i.start, i.end, i.code_id)  # noqa: E731
+    if sort == "score":
+        return sorted(items, key=lambda i: (-(i.score or 0.0), *pos(i)))
+    return sorted(items, key=pos)
 
 
 # ---------------------------------------------------------------- Excel sheet

@@ -50,6 +50,9 @@ class Suggestion:
     paragraph: int
 
 
+NEGATIONS = ("ない", "無い", "ず", "ぬ", "なかっ", "ません")
+
+
 def fold(s: str) -> str:
     """Width- and case-insensitive form used for surface matching (ＴＬＯ → tlo, ３ → 3)."""
     return unicodedata.normalize("NFKC", s).lower()
@@ -118,6 +121,8 @@ class Tagger:
         # the model adds codes of its own only where it proved itself in cross-validation; for
         # other codes it only raises the score of what the rules found
         self.min_cv_f1 = float(((opts.get("learned") or {}).get("min_cv_f1")) or 0.0)
+        # and only when it is at least this sure (its per-code thresholds favour recall)
+        self.min_model_score = float(((opts.get("learned") or {}).get("min_score")) or 0.0)
         self._normalise = normalise
         self._phrases: dict[str, tuple[str, ...]] = {}
         self._matchers: dict[int, Any] = {}
@@ -240,8 +245,13 @@ class Tagger:
         for string, _ in sent.strings:
             for cue in (*self.denial, *self._denial_norm):
                 i = string.rfind(cue)
-                if i != -1 and not any(c in string[i + len(cue):] for c in self.contrast):
-                    return True
+                if i == -1:
+                    continue
+                rest = string[i + len(cue):]
+                # a negated cue is no denial: 確保できて「いない」 meets 確保できている's normalised form
+                if rest.startswith(NEGATIONS) or any(c in rest for c in self.contrast):
+                    continue
+                return True
         if self.past and self.solved and later:
             if any(c in string for string, _ in sent.strings for c in self.past) and any(c in later for c in self.solved):
                 return True
@@ -302,7 +312,8 @@ class Tagger:
                 score = 1.0
                 for p, _ in found:
                     score *= 1.0 - p.score
-                matched_ids = sorted(set().union(*(h for _, h in found)))
+                # the words shown are the sentence's own (paragraph-scope parts only enable the rule)
+                matched_ids = sorted(set().union(*(h for _, h in found)) & in_sent)
                 out.append(
                     Suggestion(
                         transcript_id=transcript_id,
@@ -330,7 +341,8 @@ class Tagger:
 
         model = self.model
         pscores = model.scores(features(doc))
-        hits = [c for c in model.codes if c in self.codebook and self.codebook[c].codable and pscores[c] >= model.thresholds[c]]
+        known = [c for c in model.codes if c in self.codebook and self.codebook[c].codable]
+        hits = [c for c in known if pscores[c] >= model.thresholds[c]]
         if not hits:
             return rules
         sents = []
@@ -355,7 +367,7 @@ class Tagger:
                     r = out[i]
                     out[i] = replace(r, patterns=r.patterns + (tag,), score=round(1.0 - (1.0 - r.score) * (1.0 - p), 4))
                     continue
-                if model.cv_f1(c) < self.min_cv_f1:
+                if model.cv_f1(c) < self.min_cv_f1 or p < self.min_model_score:
                     continue
                 words = {f for f in features(toks) if "+" not in f and model.weight(c, f) > 0}
                 matched = tuple(t.text for t in toks if t.norm_ in words)

@@ -1,0 +1,112 @@
+"""The learned suggester: features, training, the model file, its suggestions beside the rules'."""
+from __future__ import annotations
+
+import shutil
+
+from click.testing import CliRunner
+
+from cli import cli
+from coding.codebook import load_codebook
+from coding.learn import LearnedModel, features, load_model, train, train_project
+from coding.nlp import NlpSettings, lexical_tokenizer
+from coding.project import Project, code_project
+from coding.store import DECISION_COLUMNS, Store
+from coding.tagger import Tagger
+
+from conftest import ROOT
+
+QUANTUM = "量子計算の装置を企業に紹介した。量子計算の分野は市場が伸びている。"
+OTHER = "学内の会議で年度の予定を確認した。"
+
+
+def _team_project(project, write, n=6):
+    """n transcripts whose first answer (about quantum computing) the team coded 図表33-1."""
+    rows = []
+    for i in range(n):
+        body = f"Q: 分野について。\n\nA: {QUANTUM}\n\nA: {OTHER}\n"
+        write(f"t{i}.md", body, id=f"JP-{i}")
+    p = Project.open(project)
+    for t in p.transcripts:
+        para = t.paragraphs[1]
+        rows.append(f"{t.id},{para.start},{para.end},{para.text},図表33-1/日本,図表33-1,manual,team,,,2026-01-01T00:00:00Z")
+    (project / "codings").mkdir()
+    (project / "codings" / "team.csv").write_text(",".join(DECISION_COLUMNS) + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return Project.open(project)
+
+
+def test_features_are_normalised_content_words_and_neighbour_pairs():
+    tok = lexical_tokenizer(NlpSettings())
+    assert features(tok("ロイヤルティの料率を決める。")) == {"ロイヤリティー", "料率", "決める", "ロイヤリティー+料率", "料率+決める"}
+
+
+def test_train_learns_a_code_and_the_model_file_round_trips(project, write, tmp_path):
+    p = _team_project(project, write)
+    res, path = train_project(p, output=tmp_path / "m.json", seed=False)
+    assert res.model.codes == ("図表33-1",) and res.positives == {"図表33-1": 6} and res.examples == 12
+    model = load_model(path)
+    assert model == LearnedModel.from_json(res.model.to_json())
+    tok = lexical_tokenizer(NlpSettings())
+    yes, no = model.scores(features(tok(QUANTUM)))["図表33-1"], model.scores(features(tok(OTHER)))["図表33-1"]
+    assert yes >= model.thresholds["図表33-1"] > no
+    assert model.info["coders"] == ["team"] and model.info["paragraphs"] == 12
+
+
+def test_model_suggestions_name_their_source_and_merge_with_rules(project, write, tmp_path):
+    p = _team_project(project, write)
+    res, _ = train_project(p, output=tmp_path / "m.json", seed=False)
+    tagger = Tagger(p.codebook, model=res.model)
+    tok = lexical_tokenizer(NlpSettings())
+    t = p.transcripts[0]
+    got = tagger.tag(t, [tok(x.text) for x in t.paragraphs])
+    mine = [s for s in got if s.code_id == "図表33-1"]
+    assert mine and all(s.patterns[-1].startswith("model:") for s in mine)
+    assert {s.text for s in mine} <= {"量子計算の装置を企業に紹介した。", "量子計算の分野は市場が伸びている。"}
+    assert "量子" in mine[0].matched
+    # a sentence a rule also codes carries both sources, the score combined
+    text = "バイオ分野の量子計算の装置を企業に紹介した。"
+    from coding.transcripts import Paragraph
+
+    para = Paragraph("X", 0, 0, len(text), "A", text)
+    both = [s for s in tagger.tag_paragraph("X", para, tok(text)) if s.code_id == "図表33-1"]
+    assert len(both) == 1 and both[0].patterns[0] == "fields" and both[0].patterns[1].startswith("model:")
+    rule_only = [s for s in Tagger(p.codebook, model=None).tag_paragraph("X", para, tok(text)) if s.code_id == "図表33-1"]
+    assert both[0].score > rule_only[0].score
+
+
+def test_a_copied_codebook_without_its_model_codes_by_rules(project, write):
+    write("a.md", "A: 専門人材が不足している。\n", id="JP-A")
+    p = Project.open(project)
+    tagger = Tagger(p.codebook)
+    assert tagger.model is None and tagger.source.startswith("rules only (models/suggester.json not found")
+    code_project(p)
+    assert {s.pattern for s in Store.open(project).suggestions if s.code_id == "課題⑧"} == {"talent-shortage"}
+
+
+def test_cli_train_writes_the_codebook_model_and_code_uses_it(project, write):
+    p = _team_project(project, write)
+    (project / "models").mkdir()
+    shutil.copy(ROOT / "models" / "report_seeds.yml", project / "models" / "report_seeds.yml")
+    res = CliRunner().invoke(cli, ["train", "--project", str(project), "--coder", "team"])
+    assert res.exit_code == 0, res.output
+    assert f"wrote {project.resolve() / 'models' / 'suggester.json'}" in res.output
+    assert "図表33-1" in res.output and "cross-validated F1" in res.output
+    model = load_model(project / "models" / "suggester.json")
+    assert "図表33-1" in model.codes and "課題④" in model.codes  # the report's seeds add challenges
+    res = CliRunner().invoke(cli, ["code", "--project", str(project)])
+    assert res.exit_code == 0, res.output
+    assert any(s.pattern.startswith("model:") or ",model:" in s.pattern for s in Store.open(project).suggestions)
+    res = CliRunner().invoke(cli, ["train", "--project", str(project), "--coder", "nobody"])
+    assert res.exit_code != 0 and "nobody" in res.output and "Traceback" not in res.output
+
+
+def test_train_needs_confirmed_codings(project, write):
+    write("a.md", "A: 何か。\n", id="JP-A")
+    res = CliRunner().invoke(cli, ["train", "--project", str(project)])
+    assert res.exit_code == 1 and "no confirmed codings to learn from" in res.output
+
+
+def test_train_on_toy_examples_is_deterministic():
+    ex = [(f"g{i % 4}", {"a", "b"} if i % 2 else {"c"}, {"X"} if i % 2 else set()) for i in range(16)]
+    a, b = train(ex), train(ex)
+    assert a.model.to_json() == b.model.to_json() and a.model.codes == ("X",)
+    assert load_codebook(ROOT / "codebook.yml").settings["tagger"]["learned"]["path"] == "models/suggester.json"
