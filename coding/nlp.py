@@ -685,6 +685,10 @@ class _Parser:
 
 
 _WORKER: tuple[_Parser, Callable] | None = None
+# How worker processes start: None = fork on Linux (cheap: workers share what is loaded), spawn
+# elsewhere (fork is unsafe on macOS; Windows has no fork).
+START_METHOD: str | None = None
+MIN_PARALLEL_CHARS = 30_000  # less text than this is done in-process (starting workers costs more)
 
 
 def _init_worker(settings: NlpSettings, folder: str, work: Callable, as_spacy: bool) -> None:
@@ -716,7 +720,7 @@ def map_parsed(
     jobs: int = 1,
     stats: ParseStats | None = None,
     as_spacy: bool = False,
-    min_parallel_chars: int = 30_000,
+    min_parallel_chars: int | None = None,
 ) -> Iterator[tuple[Transcript, Any]]:
     """Yield ``(transcript, work(transcript, docs))`` in order; docs come from the cache or are
     parsed (and cached) now.
@@ -738,6 +742,8 @@ def map_parsed(
         else:
             stats.cached += 1
 
+    if min_parallel_chars is None:
+        min_parallel_chars = MIN_PARALLEL_CHARS
     if jobs <= 1 or len(transcripts) < 2 or sum(chars.values()) < min_parallel_chars:
         parser = _Parser(settings, cache.folder, as_spacy)
         for t in transcripts:
@@ -748,9 +754,10 @@ def map_parsed(
         return
 
     import multiprocessing as mp
+    import sys
 
-    methods = mp.get_all_start_methods()
-    ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+    method = START_METHOD or ("fork" if sys.platform.startswith("linux") else "spawn")
+    ctx = mp.get_context(method)
     with ctx.Pool(jobs, initializer=_init_worker, initargs=(settings, str(cache.folder), work, as_spacy)) as pool:
         window: deque = deque()
         it = iter(transcripts)

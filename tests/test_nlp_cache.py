@@ -339,7 +339,8 @@ def test_edited_suggestions_file_is_rewritten(project):
 
 
 # ---------------------------------------------------------------- parallel and streaming
-def test_two_processes_give_the_same_suggestions(project, tmp_path):
+def test_two_processes_give_the_same_suggestions(project, tmp_path, monkeypatch):
+    monkeypatch.setattr(nlp, "MIN_PARALLEL_CHARS", 0)
     _copy_samples(project)
     one = code_project(Project.open(project), jobs=1)
     serial = _suggestions(project)
@@ -363,3 +364,17 @@ def test_iter_parsed_streams_spacy_docs_or_lexical_docs(project):
     assert [_tokens(d) for d in lex[1]] == [_tokens(d) for d in got[1][1]]
     par = [docs for _, docs in iter_parsed(p.transcripts, NlpSettings(), cache, jobs=2, as_spacy=False)]
     assert [[_tokens(d) for d in ds] for ds in par] == [[_tokens(d) for d in ds] for ds in lex]
+
+
+def test_spawned_workers_give_the_same_suggestions(project, tmp_path, monkeypatch):
+    """macOS and Windows start workers by spawning: the work must pickle and rebuild its tagger."""
+    _copy_samples(project, 20)
+    code_project(Project.open(project), jobs=1)
+    serial = _suggestions(project)
+    other = tmp_path / "spawned"
+    shutil.copytree(project, other, ignore=shutil.ignore_patterns("outputs"))
+    monkeypatch.setattr(nlp, "START_METHOD", "spawn")
+    monkeypatch.setattr(nlp, "MIN_PARALLEL_CHARS", 0)
+    res = code_project(Project.open(other), jobs=2)
+    assert res.parsed == 20
+    assert _suggestions(other) == serial
