@@ -181,7 +181,11 @@ def force_layout(G: nx.Graph, *, seed: int = 1) -> dict[Any, tuple[float, float]
         elif len(c) == 2:
             local = {c[0]: (-0.6, 0.0), c[1]: (0.6, 0.0)}
         else:
-            sub = G.subgraph(c)
+            # an ordered copy: a subgraph view iterates its node set in hash order, which would
+            # make the layout (and the page) differ from one run to the next
+            sub = nx.Graph()
+            sub.add_nodes_from(c)
+            sub.add_edges_from((u, v) for u, v in G.edges(c) if u in sub and v in sub)
             try:
                 raw = nx.kamada_kawai_layout(sub, weight=None)
             except Exception:  # degenerate distances: fall back to a seeded spring layout

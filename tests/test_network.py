@@ -297,3 +297,17 @@ def test_network_command_masks_real_names(project, write):
         body = f.read_text(encoding="utf-8")
         assert "東北工業大学" not in body, f
     assert "H大学との展示会では成約しない。" in (out / "challenge-practice.json").read_text(encoding="utf-8")
+
+
+def test_layout_is_the_same_in_every_process():
+    """Node positions must not depend on Python's string-hash seed (pages and PNGs are reproducible)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import json, networkx as nx; from coding.network_export import force_layout;"
+            "G = nx.Graph(); G.add_edges_from([(f'課題{i}', f'P{i % 3}') for i in range(9)] + [('P0', 'P1'), ('x', 'y')]);"
+            "print(json.dumps({k: [round(a, 6) for a in v] for k, v in sorted(force_layout(G).items())}))")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(outs) == 1
