@@ -51,6 +51,7 @@ class Suggestion:
 
 
 NEGATIONS = ("ない", "無い", "ず", "ぬ", "なかっ", "ません")
+ABSENT_WINDOW = 10  # characters after a matched word in which an absence cue negates it
 
 
 def fold(s: str) -> str:
@@ -132,6 +133,9 @@ class Tagger:
         self.contrast = [fold(c) for c in denial.get("contrast") or []]
         self.past = [fold(c) for c in denial.get("past") or []]
         self.solved = [fold(c) for c in denial.get("solved") or []]
+        absent = opts.get("absent") or {}
+        self.absent_kinds = set(absent.get("kinds") or [])
+        self.absent = [fold(c) for c in absent.get("cues") or []]
         self._denial_norm: list[str] = []
         self.patterns = [p for p in codebook.patterns if codebook[p.code_id].codable]
         for p in self.patterns:
@@ -257,6 +261,27 @@ class Tagger:
                 return True
         return False
 
+    def _lacks(self, sent: _Context, hits: set[int] | None = None) -> bool:
+        """Does the sentence say the matched thing is missing (``tagger.absent``: 雛形がなく,
+        基準がはっきりしていない)? A practice is what an organisation does, not what it lacks.
+
+        The cue must follow a matched word closely (within ``ABSENT_WINDOW`` characters): in
+        使われていない特許は手放している the negation belongs to another clause. With no
+        ``hits``, anywhere in the sentence. …止まっていないか確認する asks; it lacks nothing.
+        """
+        string, cmap = sent.strings[0]  # surface: the cues are inflected endings
+        if hits:
+            ends = sorted({i + 1 for i in range(len(string)) if sent.token_ids[cmap[i]] in hits})
+            windows = [string[e:e + ABSENT_WINDOW] for e in ends]
+        else:
+            windows = [string]
+        for w in windows:
+            for cue in self.absent:
+                i = w.find(cue)
+                if i != -1 and not w[i + len(cue):].startswith("か"):
+                    return True
+        return False
+
     # ------------------------------------------------------------ public
     def tag(self, transcript: Transcript, docs: Sequence) -> list[Suggestion]:
         """Suggestions for every sentence segment of ``transcript`` (``docs``: one per paragraph)."""
@@ -307,6 +332,8 @@ class Tagger:
                         denied = self._denied(sctx, folded[seg.end - para.start:])
                     if denied:
                         continue
+                if code.kind in self.absent_kinds and self._lacks(sctx, hits & in_sent):
+                    continue
                 best.setdefault(p.code_id, []).append((p, hits))
             for code_id, found in best.items():
                 score = 1.0
@@ -359,6 +386,8 @@ class Tagger:
             chosen = [x for x in sents if x[2][c] >= model.thresholds[c]] or [max(sents, key=lambda x: x[2][c])]
             for seg, toks, _ in chosen:
                 if self.codebook[c].deny and self._denied(_context(toks), fold(para.text[seg.end - para.start:])):
+                    continue
+                if self.codebook[c].kind in self.absent_kinds and self._lacks(_context(toks)):
                     continue
                 p = pscores[c]
                 tag = f"model:{p:.2f}"
