@@ -4,7 +4,7 @@ A pattern is a boolean tree (KH Coder's coding rules, as data):
 
 * a bare string or ``{phrase: ...}`` — the phrase occurs, compared on Sudachi's normalised forms
   *and* on the width/case-folded surface text (Japanese has no spaces, so a phrase is a substring
-  match: 共願 also finds 共願先);
+  match: 共願 also finds 共願先); ``=少ない`` — on the surface text only (inflections kept apart);
 * ``{tokens: [...]}`` — a spaCy Matcher token pattern (``NORM``, ``LEMMA``, ``POS``, ``DEP`` ...);
 * ``{any: [...]}``, ``{all: [...]}``, ``{none: [...]}``;
 * ``{near: [...], scope: sentence|paragraph}`` — every part occurs within the scope.
@@ -51,6 +51,9 @@ class Suggestion:
 
 
 NEGATIONS = ("ない", "無い", "ず", "ぬ", "なかっ", "ません")
+# A phrase starting with "=" is matched on the surface text only: normalisation undoes
+# inflection, so =少ない must not meet 少なくない (many) through their shared form 少ない.
+SURFACE = "="
 ABSENT_WINDOW = 10  # characters after a matched word in which an absence cue negates it
 
 
@@ -146,6 +149,9 @@ class Tagger:
     # ------------------------------------------------------------ compile
     def _variants(self, phrase: str) -> tuple[str, ...]:
         if phrase not in self._phrases:
+            if phrase.startswith(SURFACE):  # surface only: see SURFACE
+                self._phrases[phrase] = (fold(phrase[1:]),) if phrase[1:] else ()
+                return self._phrases[phrase]
             vs = {fold(phrase)}
             if self._normalise is not None:
                 vs.add(fold("".join(self._normalise(phrase))))
@@ -229,8 +235,9 @@ class Tagger:
 
     def _find_phrase(self, phrase: str, ctx: _Context) -> set[int] | None:
         found: set[int] = set()
+        strings = ctx.strings[:1] if phrase.startswith(SURFACE) else ctx.strings
         for v in self._variants(phrase):
-            for string, cmap in ctx.strings:
+            for string, cmap in strings:
                 start = string.find(v)
                 while start != -1:
                     found.update(ctx.token_ids[cmap[i]] for i in range(start, start + len(v)))
@@ -312,26 +319,28 @@ class Tagger:
                 spans.setdefault(doc.vocab.strings[match_id], []).append((s, e))
         pctx = _context(list(doc))
         folded = fold(para.text)
-        out = []
+        sentences = []
         for seg in split_sentences(para):
             a, b = seg.start - para.start, seg.end - para.start
             toks = [t for t in doc if t.idx < b and t.idx + len(t.text) > a]
-            if not toks:
-                continue
-            sctx = _context(toks)
+            if toks:
+                sctx = _context(toks)
+                sentences.append((seg, toks, sctx, self._denied(sctx, folded[b:]) if self.denial else False))
+        # a sentence that denies a problem lends no evidence to its neighbours' paragraph-scope
+        # parts either (…海外出願はできています。大きな不足は感じていません。)
+        open_ids = {t.i for _, toks, _, denied in sentences if not denied for t in toks}
+        pctx_deny = pctx if len(open_ids) == len(doc) else _context([t for t in doc if t.i in open_ids])
+        out = []
+        for seg, toks, sctx, denied in sentences:
             in_sent = set(sctx.token_ids)
-            denied = None
             best: dict[str, list] = {}
             for p in self.patterns:
-                hits = self._eval(p.rule, sctx, pctx, spans, "sentence")
+                code = self.codebook[p.code_id]
+                if code.deny and denied:
+                    continue
+                hits = self._eval(p.rule, sctx, pctx_deny if code.deny else pctx, spans, "sentence")
                 if hits is None or not (hits & in_sent):
                     continue
-                code = self.codebook[p.code_id]
-                if code.deny:
-                    if denied is None:
-                        denied = self._denied(sctx, folded[seg.end - para.start:])
-                    if denied:
-                        continue
                 if code.kind in self.absent_kinds and self._lacks(sctx, hits & in_sent):
                     continue
                 best.setdefault(p.code_id, []).append((p, hits))

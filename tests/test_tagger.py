@@ -152,3 +152,31 @@ def test_challenge_paraphrases_are_suggested_their_challenge(project, write):
 
 def test_practice_paraphrases_are_suggested_their_practice(project, write):
     assert _paraphrases(project, write, "practice_paraphrases.yml") == ([], [])
+
+
+def test_answer_paragraphs_get_exactly_their_challenges_and_practices(project, write):
+    """Multi-sentence answers mixing problems, practices and plain facts (tests/data)."""
+    items = yaml.safe_load((ROOT / "tests" / "data" / "answer_paragraphs.yml").read_text(encoding="utf-8"))
+    body = "".join(f"Q: 伺います。\n\nA: {it['text']}\n\n" for it in items)
+    write("a.md", body, id="JP-A")
+    code_project(Project.open(project))
+    cb = load_codebook(project / "codebook.yml")
+    sugg = Store.open(project).suggestions
+    wrong = []
+    for it in items:
+        a = body.index(it["text"])
+        got = {s.code_id for s in sugg if a <= s.start < a + len(it["text"]) and cb[s.code_id].kind in ("challenge", "practice")}
+        if got != set(it["codes"]):
+            wrong.append((it["text"][:20], sorted(got), it["codes"]))
+    assert wrong == []
+
+
+def test_surface_only_phrase_keeps_inflections_apart(project, write):
+    cb = (project / "codebook.yml").read_text(encoding="utf-8")
+    cb += ("  - id: FEW\n    kind: theme\n    label: few\n    definition: d\n    patterns:\n"
+           "      - {id: few, all: [件数, =少ない]}\n      - {id: norm, all: [件数, 少なすぎる]}\n")
+    (project / "codebook.yml").write_text(cb, encoding="utf-8")
+    write("f.md", "A: 件数が少ない。\n\nA: 件数は少なくない。\n\nA: 件数が少なすぎた。\n", id="JP-F")
+    code_project(Project.open(project))
+    got = {(s.text, s.pattern) for s in Store.open(project).suggestions if s.code_id == "FEW"}
+    assert got == {("件数が少ない。", "few"), ("件数が少なすぎた。", "norm")}  # 少なすぎる meets 少なすぎた by its normalised form
