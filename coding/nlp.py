@@ -696,11 +696,15 @@ def _init_worker(settings: NlpSettings, folder: str, work: Callable, as_spacy: b
     _WORKER = (_Parser(settings, folder, as_spacy), work)
 
 
-def _run_worker(t: Transcript) -> tuple[Any, bool]:
+def _run_worker(batch: list[Transcript]) -> list[tuple[Any, bool]]:
     assert _WORKER is not None
     parser, work = _WORKER
-    docs, parsed = parser.docs(t)
-    return work(t, docs), parsed
+    out = []
+    for t in batch:
+        docs, parsed = parser.docs(t)
+        out.append((work(t, docs), parsed))
+        del docs
+    return out
 
 
 def _identity(t: Transcript, docs: list) -> list:
@@ -721,13 +725,14 @@ def map_parsed(
     stats: ParseStats | None = None,
     as_spacy: bool = False,
     min_parallel_chars: int | None = None,
+    task_chars: int = 25_000,
 ) -> Iterator[tuple[Transcript, Any]]:
     """Yield ``(transcript, work(transcript, docs))`` in order; docs come from the cache or are
     parsed (and cached) now.
 
     With ``jobs > 1`` the transcripts are spread over that many worker processes, each parsing,
-    caching and running ``work`` itself; at most ``2 * jobs`` transcripts are in flight, so memory
-    stays flat. ``work`` must be picklable where processes are spawned (a module-level function or
+    caching and running ``work`` itself, a few transcripts (``task_chars`` of text) per task; at
+    most ``2 * jobs`` tasks are in flight, so memory stays flat. ``work`` must be picklable where processes are spawned (a module-level function or
     an instance of a module-level class). ``as_spacy`` turns lexical docs into spaCy ``Doc``s (for
     ``Matcher`` patterns). Small inputs are done in this process.
     """
@@ -758,21 +763,30 @@ def map_parsed(
 
     method = START_METHOD or ("fork" if sys.platform.startswith("linux") else "spawn")
     ctx = mp.get_context(method)
+    batches: list[list[Transcript]] = []  # a few transcripts per task: fewer round trips
+    size = 0
+    for t in transcripts:
+        if not batches or size >= task_chars:
+            batches.append([])
+            size = 0
+        batches[-1].append(t)
+        size += chars[id(t)]
     with ctx.Pool(jobs, initializer=_init_worker, initargs=(settings, str(cache.folder), work, as_spacy)) as pool:
         window: deque = deque()
-        it = iter(transcripts)
-        for t in it:
-            window.append((t, pool.apply_async(_run_worker, (t,))))
+        it = iter(batches)
+        for batch in it:
+            window.append((batch, pool.apply_async(_run_worker, (batch,))))
             if len(window) >= 2 * jobs:
                 break
         while window:
-            t, fut = window.popleft()
-            result, parsed = fut.get()
+            batch, fut = window.popleft()
+            results = fut.get()
             nxt = next(it, None)
             if nxt is not None:
                 window.append((nxt, pool.apply_async(_run_worker, (nxt,))))
-            account(t, parsed)
-            yield t, result
+            for t, (result, parsed) in zip(batch, results):
+                account(t, parsed)
+                yield t, result
 
 
 def iter_parsed(
