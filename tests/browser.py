@@ -34,9 +34,20 @@ def find_chromium() -> str | None:
     return None
 
 
+# Never reach out: no background traffic, every host resolves to nothing, any proxy request goes nowhere.
+OFFLINE_FLAGS = ("--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>")
+
+
 class Browser:
-    def __init__(self, binary: str, *, width: int = 1400, height: int = 900):
-        self.profile = tempfile.mkdtemp(prefix="review-chromium-")
+    """Just enough of the DevTools protocol: send a command, wait for its reply, keep the events.
+
+    ``offline=True`` also cuts the page off from every network (DNS, proxy and network emulation)
+    and records what :meth:`problems` reports (console errors, exceptions, outgoing requests).
+    """
+
+    def __init__(self, binary: str, *, width: int = 1400, height: int = 900, offline: bool = False):
+        self.offline = offline
+        self.profile = tempfile.mkdtemp(prefix="test-chromium-")  # an empty profile every time
         cmd_r, self._cmd_w = os.pipe()
         self._res_r, res_w = os.pipe()
 
@@ -47,8 +58,10 @@ class Browser:
             os.dup2(b, 4)
 
         self.proc = subprocess.Popen(
-            [binary, "--headless=new", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu",
+            [binary, "--headless", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-dev-shm-usage",
+             *(OFFLINE_FLAGS if offline else ()),
              f"--user-data-dir={self.profile}", f"--window-size={width},{height}", "about:blank"],
             pass_fds=(3, 4), preexec_fn=wire, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -103,8 +116,10 @@ class Browser:
     def open(self, url: str) -> None:
         target = self.send("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
         self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True}, session=False)["sessionId"]
-        self.send("Page.enable")
-        self.send("Runtime.enable")
+        for domain in ("Page", "Runtime") + (("Log", "Network") if self.offline else ()):
+            self.send(f"{domain}.enable")
+        if self.offline:
+            self.send("Network.emulateNetworkConditions", {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
         self.send("Page.navigate", {"url": url})
 
     def js(self, expression: str):
@@ -138,6 +153,26 @@ class Browser:
     def type(self, text: str) -> None:
         """Type text as an input method would commit it (works for Japanese)."""
         self.send("Input.insertText", {"text": text})
+
+    def mouse(self, x: float, y: float) -> None:
+        self.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
+
+    def problems(self) -> list[str]:
+        """Console errors, uncaught exceptions and any request that left the machine."""
+        out = []
+        for e in self.events:
+            m, p = e.get("method"), e.get("params", {})
+            if m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+                out.append("console: " + " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", [])))
+            elif m == "Runtime.exceptionThrown":
+                out.append("exception: " + json.dumps(p.get("exceptionDetails", {}), ensure_ascii=False)[:400])
+            elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
+                out.append("log: " + p["entry"].get("text", "") + " " + p["entry"].get("url", ""))
+            elif m == "Network.requestWillBeSent":
+                url = p.get("request", {}).get("url", "")
+                if not url.startswith(("file:", "data:", "about:", "blob:")):
+                    out.append("request: " + url)
+        return out
 
     def screenshot(self, path: Path) -> Path:
         data = self.send("Page.captureScreenshot", {"format": "png"})["data"]

@@ -1,22 +1,14 @@
 """The network's HTML page in a real headless Chromium, offline: it loads with no network access,
 logs no console error, draws every node, shows the evidence on hover, and filters.
 
-Chromium is driven through the DevTools protocol over a pipe (``--remote-debugging-pipe``: JSON
-messages ended by NUL on fds 3 and 4), so no driver package is needed. Without a browser the
+Chromium is driven through the DevTools protocol over a pipe by ``tests/browser.py`` (no driver
+package needed), cut off from every network. Without a browser the
 test is skipped, saying how to get one.
 """
 from __future__ import annotations
 
-import base64
-import fcntl
 import json
 import os
-import queue
-import shutil
-import subprocess
-import tempfile
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -26,144 +18,19 @@ from coding.network import build_network
 from coding.network_export import write_network
 from coding.project import Project, confirmed_codings
 
+from browser import Browser, find_chromium
 from conftest import ROOT
-
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--remote-debugging-pipe",
-         "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-dev-shm-usage",
-         "--disable-component-update", "--disable-sync", "--window-size=1500,1000",
-         # no network: every host resolves to nothing and any proxy request goes nowhere
-         "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>"]
 
 
 def _browser() -> str:
-    for name in BROWSERS:
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("no Chromium on this machine: `apt-get install -y chromium` (as .ci/run does) to run the browser check")
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("no Chromium on this machine: `apt-get install -y chromium` (as .ci/run does) to run the browser check")
+    return binary
 
 
-class Chromium:
-    """Just enough of the DevTools protocol: send a command, wait for its reply, keep the events."""
-
-    def __init__(self, binary: str):
-        self.profile = tempfile.mkdtemp(prefix="network-chromium-")  # an empty profile every time
-        cmd_r, self._cmd_w = os.pipe()
-        self._res_r, res_w = os.pipe()
-
-        def wire():  # in the child: commands on fd 3, replies on fd 4
-            a, b = fcntl.fcntl(cmd_r, fcntl.F_DUPFD, 10), fcntl.fcntl(res_w, fcntl.F_DUPFD, 10)
-            os.dup2(a, 3)
-            os.dup2(b, 4)
-
-        self.proc = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
-                                     pass_fds=(3, 4), preexec_fn=wire, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(cmd_r)
-        os.close(res_w)
-        self._id, self._lock, self._replies = 0, threading.Lock(), {}
-        self.events: list[dict] = []
-        self.session: str | None = None
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        buf = b""
-        while True:
-            try:
-                chunk = os.read(self._res_r, 1 << 16)
-            except OSError:
-                return
-            if not chunk:
-                return
-            buf += chunk
-            while b"\0" in buf:
-                raw, buf = buf.split(b"\0", 1)
-                msg = json.loads(raw)
-                if "id" in msg:
-                    with self._lock:
-                        q = self._replies.get(msg["id"])
-                    if q:
-                        q.put(msg)
-                else:
-                    self.events.append(msg)
-
-    def send(self, method: str, params: dict | None = None, *, session: bool = True, timeout: float = 60) -> dict:
-        with self._lock:
-            self._id += 1
-            mid, q = self._id, queue.Queue()
-            self._replies[mid] = q
-        msg = {"id": mid, "method": method, "params": params or {}}
-        if session and self.session:
-            msg["sessionId"] = self.session
-        os.write(self._cmd_w, json.dumps(msg).encode() + b"\0")
-        reply = q.get(timeout=timeout)
-        if "error" in reply:
-            raise RuntimeError(f"{method}: {reply['error']}")
-        return reply.get("result", {})
-
-    def open(self, url: str) -> None:
-        target = self.send("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
-        self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True}, session=False)["sessionId"]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            self.send(f"{domain}.enable")
-        self.send("Network.emulateNetworkConditions", {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
-        self.send("Page.navigate", {"url": url})
-
-    def js(self, expression: str):
-        res = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
-        if "exceptionDetails" in res:
-            raise AssertionError(f"{expression}: {res['exceptionDetails']}")
-        return res["result"].get("value")
-
-    def wait_for(self, expression: str, *, timeout: float = 60):
-        """Poll a condition until it holds (a limit for a hung page, not a timing assertion)."""
-        end = time.monotonic() + timeout
-        while not (value := self.js(expression)):
-            if time.monotonic() > end:
-                raise AssertionError(f"the page never satisfied: {expression}")
-            time.sleep(0.05)
-        return value
-
-    def mouse(self, x: float, y: float) -> None:
-        self.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
-
-    def screenshot(self, path: Path) -> None:
-        path.write_bytes(base64.b64decode(self.send("Page.captureScreenshot", {"format": "png"})["data"]))
-
-    def problems(self) -> list[str]:
-        """Console errors, uncaught exceptions and any request that left the machine."""
-        out = []
-        for e in self.events:
-            m, p = e.get("method"), e.get("params", {})
-            if m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-                out.append("console: " + " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", [])))
-            elif m == "Runtime.exceptionThrown":
-                out.append("exception: " + json.dumps(p.get("exceptionDetails", {}), ensure_ascii=False)[:400])
-            elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
-                out.append("log: " + p["entry"].get("text", "") + " " + p["entry"].get("url", ""))
-            elif m == "Network.requestWillBeSent":
-                url = p.get("request", {}).get("url", "")
-                if not url.startswith(("file:", "data:", "about:", "blob:")):
-                    out.append("request: " + url)
-        return out
-
-    def close(self) -> None:
-        try:
-            self.send("Browser.close", session=False, timeout=5)
-        except Exception:
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        for fd in (self._cmd_w, self._res_r):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        shutil.rmtree(self.profile, ignore_errors=True)
+def Chromium(binary: str) -> Browser:
+    return Browser(binary, width=1500, height=1000, offline=True)
 
 
 # Every node's own colour (its kind's or community's, from the data, not from the view) must be on the
