@@ -184,6 +184,17 @@ def _code_node(ctx: _Ctx, occ: Occurrences, code_id: str) -> dict[str, Any]:
     return attrs
 
 
+def _evidence_edges(ctx, occ, codes: Sequence[str]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Evidence edges between every pair of ``codes`` that share a window, in code order."""
+    edges: dict[tuple[str, str], dict[str, Any]] = {}
+    for i, a in enumerate(codes):
+        for b in codes[i + 1:]:
+            e = _evidence_edge(ctx, occ, a, b)
+            if e is not None:
+                edges[(a, b)] = e
+    return edges
+
+
 def _evidence_edge(ctx: _Ctx, occ: Occurrences, a: str, b: str) -> dict[str, Any] | None:
     wa, wb = occ.by_code.get(a, {}), occ.by_code.get(b, {})
     shared = [k for k in wa if k in wb]
@@ -287,12 +298,7 @@ def challenge_practice_network(
                                 min_weight=min_weight, top_n=top_n if top_n is not None else -1))
     for cid in codes:
         G.add_node(cid, **_code_node(ctx, occ, cid))
-    edges: dict[tuple[str, str], dict[str, Any]] = {}
-    for i, a in enumerate(codes):
-        for b in codes[i + 1:]:
-            e = _evidence_edge(ctx, occ, a, b)
-            if e is not None:
-                edges[(a, b)] = e
+    edges = _evidence_edges(ctx, occ, codes)
     # declared links of the codebook
     pos = {c: i for i, c in enumerate(codes)}
 
@@ -384,12 +390,7 @@ def cooccurrence_network(
                                 draft=draft, min_weight=min_weight, top_n=top_n if top_n is not None else -1))
     for cid in coded:
         G.add_node(cid, **_code_node(ctx, occ, cid))
-    edges: dict[tuple[str, str], dict[str, Any]] = {}
-    for i, a in enumerate(coded):
-        for b in coded[i + 1:]:
-            e = _evidence_edge(ctx, occ, a, b)
-            if e is not None:
-                edges[(a, b)] = e
+    edges = _evidence_edges(ctx, occ, coded)
     _filter_evidence(edges, min_weight=min_weight, top_n=top_n, weight_by=weight_by, rank_by="jaccard", regions=regions)
     for (a, b), e in edges.items():
         G.add_edge(a, b, pair=_pair(G.nodes[a]["kind"], G.nodes[b]["kind"]), **_finish_edge(e, weight_by))
