@@ -133,7 +133,7 @@ def export_codings_cmd(project: Path, fmt: str, output: Path | None, coder, stat
     """Write every coding as CSV with the columns transcript_id, start, end, text, code_id,
     code_ref, status, coder (FORMATS.md §3), then quote, score and pattern.
 
-    Example: python cli.py export codings --format csv -o outputs/codings.csv
+    Example: python cli.py export codings --format csv -o codings.csv
     """
     from coding.project import Project, export_codings
     from coding.store import atomic_write_text
@@ -605,7 +605,7 @@ def export_qdpx_cmd(project: Path, output: Path, coder):
     as codes (groups not codable), each transcript as a text source and a case with its
     front-matter variables, and every accepted or manual coding as a selection (code-point offsets).
 
-    Example: python cli.py export qdpx -o outputs/study.qdpx
+    Example: python cli.py export qdpx -o study.qdpx
     """
     from coding.project import Project
     from coding.qdpx import export_qdpx
