@@ -99,7 +99,7 @@ def test_edited_transcript_is_reparsed_and_unchanged_are_not(project):
     files = _copy_samples(project, 4)
     first = code_project(Project.open(project))
     assert (first.parsed, first.retagged, first.cached) == (4, 4, 0)
-    parse_files = sorted((project / "outputs" / "cache" / "nlp").glob("*.lex.json"))
+    parse_files = sorted((project / "outputs" / "cache" / "nlp").glob("*.lex"))
     assert len(parse_files) == 4
     mtimes = {p: p.stat().st_mtime_ns for p in parse_files}
 
@@ -110,7 +110,7 @@ def test_edited_transcript_is_reparsed_and_unchanged_are_not(project):
     edited = code_project(Project.open(project))
     assert (edited.parsed, edited.retagged, edited.cached) == (1, 1, 3)
     assert all(p.stat().st_mtime_ns == m for p, m in mtimes.items() if p.exists())  # nothing rewritten
-    assert len(list((project / "outputs" / "cache" / "nlp").glob("*.lex.json"))) == 5
+    assert len(list((project / "outputs" / "cache" / "nlp").glob("*.lex"))) == 5
     text = _suggestions(project)
     shutil.rmtree(project / "outputs")
     code_project(Project.open(project))
@@ -291,7 +291,7 @@ def test_corrupt_cache_files_are_rebuilt(project, damage):
     code_project(Project.open(project))
     good = _suggestions(project)
     cache = project / "outputs" / "cache"
-    groups = [sorted((cache / "nlp").glob("*.lex.json")), sorted((cache / "tags").glob("*.json")), [cache / "code-run.json"]]
+    groups = [sorted((cache / "nlp").glob("*.lex")), sorted((cache / "tags").glob("*.json")), [cache / "code-run.json"]]
     assert [len(g) for g in groups] == [3, 3, 1]
     for group in groups:
         datas = [f.read_bytes() for f in group]
