@@ -365,8 +365,17 @@ def machine() -> dict:
             vers[name] = version(name)
         except Exception:
             vers[name] = "?"
+    commit = None
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "cli.py", "coding", "codebook.yml"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        commit += " + uncommitted changes" if dirty else ""
+    except Exception:
+        pass
     return {"nproc": os.cpu_count(), "cpu": cpu, "ram_bytes": ram, "python": platform.python_version(),
-            "os": platform.platform(), "versions": vers}
+            "os": platform.platform(), "versions": vers, "commit": commit}
 
 
 def fmt_s(x: float) -> str:
@@ -618,7 +627,8 @@ def render(R: dict, args) -> str:
     L.append(f"Machine: {m['nproc']} cores (`nproc`), {m['cpu']}, {m['ram_bytes'] / GIB:.1f} GiB RAM; Python {m['python']}, "
              + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
              + f". Load average before/after: {m['load_before'][0]:.2f} / {m['load_after'][0]:.2f}. "
-             f"Benchmark took {R['bench_seconds'] / 60:.1f} min (`python bench/run.py"
+             + (f"Code: {m['commit']}. " if m.get("commit") else "")
+             + f"Benchmark took {R['bench_seconds'] / 60:.1f} min (`python bench/run.py"
              + (f" --chars {args.chars}" if args.chars != 1_000_000 else "")
              + (" --full-baseline" if args.full_baseline else "") + "`).")
     L.append("")
