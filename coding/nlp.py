@@ -3,7 +3,8 @@
 Each paragraph is parsed as its own doc (Sudachi refuses inputs over ~49 KB, and a paragraph is
 the widest window any rule looks at). The docs of one transcript are stored in one cache file
 keyed by the transcript's paragraph texts, the model name and version, the Sudachi and dictionary
-versions and the pipeline settings; a corrupt or foreign cache file is ignored and rebuilt.
+versions and the pipeline settings; each file carries its format, key and a checksum, and a
+missing, corrupt or foreign one is ignored and rebuilt.
 
 Only what the codebook needs is run:
 
@@ -12,7 +13,7 @@ Only what the codebook needs is run:
   This path calls SudachiPy directly and builds light :class:`LexDoc` objects with exactly the
   tokens, ``norm_``, ``lemma_`` and ``tag_`` GiNZA's tokenizer gives (``LexDoc.to_spacy`` adds
   ``pos`` by the same rules, for spaCy ``Matcher`` patterns). No spaCy import, no model load:
-  about 8x faster than ``nlp.make_doc`` and close to raw SudachiPy.
+  about 4x faster than ``nlp.make_doc``, 60 % of raw SudachiPy's speed (bench/results.md).
 * **Pipeline path** (``DEP``/``HEAD``/``MORPH``/entity rules, or ``tagger: {parse: true}``):
   ``spacy.load(model)`` with only the needed components; docs cached as DocBin files.
 
