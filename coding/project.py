@@ -416,7 +416,7 @@ def _candidate_paragraphs(strings: list | None, n: int, variants: dict[str, set[
 
 
 def _run_digest(p: Project, fps: dict[str, str], nlp_key: str, engine: str, min_score: float) -> str:
-    """Everything outputs/suggestions.csv depends on (the whole codebook: refs are written too)."""
+    """Everything outputs/cache/suggestions.csv depends on (the whole codebook: refs are written too)."""
     from . import store as store_mod
 
     try:
@@ -443,7 +443,7 @@ def code_project(
     min_score: float = 0.0,
     progress: Callable[[Transcript], None] | None = None,
 ) -> CodeResult:
-    """Tag every transcript and rewrite ``outputs/suggestions.csv``; decisions are untouched.
+    """Tag every transcript and rewrite ``outputs/cache/suggestions.csv``; decisions are untouched.
 
     Incremental, and safe to interrupt: nothing changed → nothing is tagged, parsed or loaded
     (not even spaCy or Sudachi); a codebook edit → only the edited codes are re-tagged, from
