@@ -158,7 +158,7 @@ class Codebook:
 
 
 # ---------------------------------------------------------------- loading
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser when PyYAML has it
     """A SafeLoader that records the 1-based line of every mapping under ``__line__``."""
 
     def construct_mapping(self, node, deep=False):  # type: ignore[override]

@@ -62,11 +62,13 @@ class LearnedModel:
     thresholds: Mapping[str, float]
     info: Mapping[str, object] = field(default_factory=dict)
 
-    def scores(self, feats: set[str]) -> dict[str, float]:
-        """Probability of each code for a window with these features."""
+    def scores(self, feats: set[str], codes: Sequence[str] | None = None) -> dict[str, float]:
+        """Probability of each code (or of ``codes`` only) for a window with these features."""
         idx = [self.vocab[f] for f in feats if f in self.vocab]
         out = {}
         for k, code in enumerate(self.codes):
+            if codes is not None and code not in codes:
+                continue
             w = self.weights[k]
             z = self.bias[k] + sum(w[i] for i in idx)
             out[code] = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
@@ -315,8 +317,11 @@ def model_path(p) -> Path:
 
 
 def train_project(p, *, coders: Sequence[str] | None = None, output: Path | None = None, jobs: int = 1,
-                  seed: bool = True) -> tuple[TrainResult, Path]:
+                  seed: bool = True, also: Sequence[Path | str] = ()) -> tuple[TrainResult, Path]:
     """Train the suggester on a project's reviewed codings and write it (atomically).
+
+    ``also``: further project folders coded with the same codebook (every person's confirmed
+    codings there join the examples; their transcripts stay in their own cross-validation groups).
 
     With ``seed``, the codebook's definitions join the examples (:func:`codebook_examples`), and
     so do the passages of the seeds file the codebook names (``tagger.learned.seeds``).
@@ -332,6 +337,19 @@ def train_project(p, *, coders: Sequence[str] | None = None, output: Path | None
     examples = project_examples(p, coders=coders, jobs=jobs)
     if not any(codes for _, _, codes in examples):
         raise ProjectError(f"{p.root}: no confirmed codings to learn from (import or review some first)")
+    extra = []
+    for folder in also:
+        from .project import Project
+
+        q = Project.open(folder)
+        unknown = sorted({c.code_id for c in q.store().resolved(q.by_id)} - set(p.codebook.codes))
+        if unknown:
+            raise ProjectError(f"{q.root}: codings use codes that {p.codebook.path} does not have: {', '.join(unknown[:10])}")
+        got = project_examples(q, jobs=jobs)
+        if not any(codes for _, _, codes in got):
+            raise ProjectError(f"{q.root}: no confirmed codings to learn from")
+        examples += [(f"{q.root.resolve().name}:{g}", f, c) for g, f, c in got]
+        extra.append({"project": q.root.resolve().name, "transcripts": len(q.transcripts), "paragraphs": len(got)})
     if seed:
         tokenize = lexical_tokenizer(p.nlp_settings())
         examples += codebook_examples(p.codebook, tokenize)
@@ -340,6 +358,8 @@ def train_project(p, *, coders: Sequence[str] | None = None, output: Path | None
             examples += seed_examples(Path(p.codebook.path).resolve().parent / seeds, p.codebook, tokenize)
     info = {"project": p.root.resolve().name, "coders": list(coders or p.store().coders),
             "transcripts": len(p.transcripts), "paragraphs": len(examples)}
+    if extra:
+        info["also"] = extra
     res = train(examples, info=info)
     atomic_write_bytes(path, res.model.to_json().encode("utf-8"))
     shutil.rmtree(p.cache_dir / "tags", ignore_errors=True)

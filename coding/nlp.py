@@ -205,6 +205,41 @@ def ja_vocab():
 
 
 # ---------------------------------------------------------------- lexical path
+_POS_MAPS: list = []
+POS_MAPS_FILE = Path(__file__).with_name("data") / "ja_pos_maps.json"
+
+
+def ja_pos_maps() -> tuple[dict, dict, dict]:
+    """spaCy's Japanese tag → UD POS tables (``spacy.lang.ja``: TAG_MAP, TAG_ORTH_MAP,
+    TAG_BIGRAM_MAP) with POS names, read from ``coding/data/ja_pos_maps.json`` (written by
+    :func:`dump_ja_pos_maps`; a test checks the copy against the installed spaCy)."""
+    if not _POS_MAPS:
+        data = json.loads(POS_MAPS_FILE.read_text(encoding="utf-8"))
+        bigram = {(a, b): (cur, nxt) for a, b, cur, nxt in data["bigram"]}
+        _POS_MAPS.append((data["tag"], data["orth"], bigram))
+    return _POS_MAPS[0]
+
+
+def dump_ja_pos_maps() -> str:
+    """The JSON text of :data:`POS_MAPS_FILE` from the installed spaCy."""
+    import spacy
+    from spacy.lang.ja.tag_bigram_map import TAG_BIGRAM_MAP
+    from spacy.lang.ja.tag_map import TAG_MAP
+    from spacy.lang.ja.tag_orth_map import TAG_ORTH_MAP
+    from spacy.symbols import NAMES, POS
+
+    def name(p):
+        return None if p is None else (NAMES[p] if isinstance(p, int) else str(p))
+
+    data = {
+        "spacy": spacy.__version__,
+        "tag": {t: name(v[POS]) for t, v in sorted(TAG_MAP.items())},
+        "orth": {t: {o: name(p) for o, p in sorted(m.items())} for t, m in sorted(TAG_ORTH_MAP.items())},
+        "bigram": sorted([a, b, name(cur), name(nxt)] for (a, b), (cur, nxt) in TAG_BIGRAM_MAP.items()),
+    }
+    return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+
+
 class LexToken:
     """A token of a :class:`LexDoc`, with the attributes of a GiNZA tokenizer token."""
 
@@ -311,20 +346,32 @@ class LexDoc:
         return self.text
 
     def pos_tags(self) -> list[str]:
-        """Universal POS by spaCy's Japanese tag-map rules (imports spaCy's tag maps once)."""
+        """Universal POS by spaCy's Japanese tag-map rules (``resolve_pos``), from a copy of its
+        tables (:func:`ja_pos_maps`), so that reading POS does not import spaCy."""
         if self._pos is None:
-            from spacy.lang.ja import resolve_pos
-            from spacy.symbols import NAMES
-
+            tag_map, orth_map, bigram_map = ja_pos_maps()
             out: list[str] = []
-            ts = self.tokens
+            words, _, tags, _, _ = self.arrays()
+            n = len(tags)
             nxt = None
-            for i, t in enumerate(ts):
+            for i, tag in enumerate(tags):
                 if nxt:
-                    pos, nxt = nxt, None
-                else:
-                    pos, nxt = resolve_pos(t.text, t.tag_, ts[i + 1].tag_ if i + 1 < len(ts) else None)
-                out.append(NAMES[pos] if isinstance(pos, int) else str(pos))
+                    out.append(nxt)
+                    nxt = None
+                    continue
+                pos = None
+                by_orth = orth_map.get(tag)
+                if by_orth is not None:
+                    pos = by_orth.get(words[i])
+                if pos is None and i + 1 < n:
+                    pair = bigram_map.get((tag, tags[i + 1]))
+                    if pair is not None:
+                        pos, nxt = pair
+                        if pos is None:
+                            pos = tag_map.get(tag, "X")
+                if pos is None:
+                    pos = tag_map.get(tag, "X")
+                out.append(pos)
             self._pos = out
         return self._pos
 

@@ -141,7 +141,7 @@ class CodeResult:
 # their phrases occurs. The run manifest (outputs/cache/code-run.json) lets a run with nothing
 # changed skip tagging and writing altogether. Every file carries its format, key and checksum;
 # one that does not match is ignored and rebuilt.
-TAGS_FORMAT = "coding-tags/1"
+TAGS_FORMAT = "coding-tags/2"
 RUN_FORMAT = "coding-run/1"
 # codebook settings that never change a suggestion (any other key, known or new, invalidates tags)
 _NOT_TAGGING = {"version", "title", "regions", "transcript_order", "attribution", "tables", "refs_file", "kinds", "codes"}
@@ -194,29 +194,14 @@ def _engine_hash() -> str:
 def _code_fingerprints(cb: Codebook) -> dict[str, str]:
     """Per code that can be suggested: a hash of everything of the code the tagger reads.
 
-    Rules make each code's suggestions from that code's patterns alone, so an edit re-tags only
-    the edited code. A learned suggester ties codes together (its problem gate looks at what the
-    rules found for other codes), so with one every fingerprint covers the whole codebook."""
+    A code's suggestions come from its own patterns and from what the learned suggester (if
+    any) says of the code, and the model's content is part of the global key (``_tag_settings``),
+    so an edit re-tags only the edited code."""
     out = {}
     for c in cb.codes.values():
         if c.codable:
             out[c.id] = _sha(_dumps([c.id, c.kind, c.parent, c.deny, [(p.id, p.rule, p.score) for p in c.patterns]]))
-    if _model_in_use(cb):
-        whole = _sha(_dumps(out))
-        out = {c: _sha(fp + whole) for c, fp in out.items()}
     return out
-
-
-def _model_in_use(cb: Codebook) -> bool:
-    """Does the tagger add a learned suggester (``tagger.learned.path`` names an existing file)?"""
-    opts = cb.settings.get("tagger")
-    learned = opts.get("learned") if isinstance(opts, dict) else None
-    if not isinstance(learned, dict) or not learned.get("path"):
-        return False
-    try:
-        return (Path(cb.path).resolve().parent / str(learned["path"])).exists()
-    except (OSError, TypeError):
-        return True
 
 
 def _tag_settings(cb: Codebook) -> str:
@@ -254,6 +239,8 @@ def _load_tag_entry(path: Path, key: str) -> dict | None:
     data = read_framed(path, TAGS_FORMAT, key)
     try:
         if not isinstance(data.get("codes"), dict) or not isinstance(data.get("strings"), (list, type(None))):
+            return None
+        if not isinstance(data.get("model"), dict) or not all(isinstance(v, list) for v in data["model"].values()):
             return None
         for fp, rows in data["codes"].values():
             if not isinstance(fp, str) or not isinstance(rows, list):
@@ -312,10 +299,12 @@ class _TagWork:
             self._tagger = _make_tagger(self.codebook, self.settings, self.codes)
         return self._tagger
 
-    def __call__(self, t: Transcript, docs: Sequence) -> tuple[dict[str, list], list | None]:
+    def __call__(self, t: Transcript, docs: Sequence) -> tuple[dict[str, list], dict | None]:
+        """Rows per code; on a full tagging also what a later re-tag of a few codes needs to
+        find their paragraphs: the strings phrases are matched in, and the model's paragraphs."""
         tagger = self.tagger()
         if self.codes is None:
-            return _rows_by_code(tagger.tag(t, docs)), _match_strings(docs)
+            return _rows_by_code(tagger.tag(t, docs)), {"strings": _match_strings(docs), "model": tagger.model_codes(t, docs)}
         wanted = self.paragraphs.get(t.id) if self.paragraphs is not None else None
         if wanted is not None and docs:  # an empty doc stands in for a paragraph known to hold no match
             keep = set(wanted)
@@ -382,22 +371,21 @@ def _positive_variants(tagger: Tagger) -> dict[str, set[str] | None]:
             continue
         if variants is None or not walk(pat.rule, acc):
             out[pat.code_id] = None
-    model = getattr(tagger, "model", None)
-    if model is not None:  # a learned suggester reads every paragraph
-        for code_id in out:
-            out[code_id] = None
     return out
 
 
-def _candidate_paragraphs(strings: list | None, n: int, variants: dict[str, set[str] | None]) -> list[int]:
-    """Paragraphs in which one of the codes could be suggested (all, when that cannot be told)."""
+def _candidate_paragraphs(strings: list | None, n: int, variants: dict[str, set[str] | None],
+                          model: dict[str, list] | None = None) -> list[int]:
+    """Paragraphs in which one of the codes could be suggested (all, when that cannot be told):
+    those holding one of their phrases, and those where the learned suggester (``model``: code →
+    paragraphs, from the full tagging) proposes one of them."""
     if strings is None or len(strings) != n or any(v is None for v in variants.values()):
         return list(range(n))
+    hit: set[int] = {i for c in variants for i in (model or {}).get(c, ()) if isinstance(i, int) and 0 <= i < n}
     wanted = sorted({v for vs in variants.values() for v in vs if v})
     if not wanted:
-        return []
+        return sorted(hit)
     kinds = max((len(s) for s in strings), default=0)
-    hit: set[int] = set()
     import bisect
 
     for k in range(kinds):
@@ -507,6 +495,7 @@ def code_project(
             stale.setdefault(frozenset(missing), []).append(t)
         else:
             e.pop("strings", None)
+            e.pop("model", None)
             res.cached += 1
             if progress:
                 progress(t)
@@ -516,25 +505,27 @@ def code_project(
     stats = ParseStats()
     if todo:
         work = _TagWork(p.codebook, settings)
-        for t, (rows, strings) in map_parsed(todo, settings, cache, work, jobs=jobs, stats=stats, as_spacy=as_spacy):
-            e = {"strings": strings, "codes": {c: [fp, rows.get(c, [])] for c, fp in fps.items()}}
+        for t, (rows, found) in map_parsed(todo, settings, cache, work, jobs=jobs, stats=stats, as_spacy=as_spacy):
+            e = {**found, "codes": {c: [fp, rows.get(c, [])] for c, fp in fps.items()}}
             write_framed(_tag_path(p, keys[t.id]), TAGS_FORMAT, keys[t.id], e)
             e.pop("strings")
+            e.pop("model")
             entries[t.id] = e
             res.retagged += 1
             if progress:
                 progress(t)
     changed: set[str] = set()
-    coupled = _model_in_use(p.codebook)
     for missing, ts in stale.items():
         codes = sorted(missing)
         tagger = _make_tagger(p.codebook, settings, codes)
-        if getattr(tagger, "model", None) is not None and not coupled:  # not foreseen: tag every code
-            codes = sorted(fps)
-            tagger = _make_tagger(p.codebook, settings, codes)
         res.retagged_codes.extend(c for c in codes if c not in res.retagged_codes)
         variants = _positive_variants(tagger)
-        wanted = {t.id: _candidate_paragraphs(entries[t.id].get("strings"), len(t.paragraphs), variants) for t in ts}
+        wanted = {}
+        for t in ts:  # codes the transcript's region rules out (tagger.regions) need no paragraph
+            region = t.attributes.get("region")
+            here = {c: v for c, v in variants.items() if tagger._allowed(c, region)}
+            wanted[t.id] = _candidate_paragraphs(entries[t.id].get("strings"), len(t.paragraphs), here,
+                                                 entries[t.id].get("model")) if here else []
         need = [t for t in ts if wanted[t.id]]
         found: dict[str, dict[str, list]] = {}
         if need:
@@ -545,6 +536,7 @@ def code_project(
         for t in ts:
             e = entries[t.id]
             e.pop("strings", None)
+            e.pop("model", None)
             rows = found.get(t.id, {})
             for c in codes:
                 e["codes"][c] = [fps[c], rows.get(c, [])]
@@ -552,8 +544,7 @@ def code_project(
             res.cached += 1
             if progress:
                 progress(t)
-        if coupled or getattr(tagger, "model", None) is None:
-            changed.update(codes)
+        changed.update(codes)
     for c in sorted(changed):  # one new file per edited code, instead of rewriting every transcript's
         write_framed(_overlay_path(p, gkey, fps[c]), TAGS_FORMAT, f"{gkey}:{c}:{fps[c]}", overlays[c])
     del overlays
@@ -569,7 +560,7 @@ def code_project(
                                        pattern=",".join(pats), matched="|".join(matched)))
                     res.by_code[cid] = res.by_code.get(cid, 0) + 1
     del entries
-    store = p.store()
+    store = Store.open(p.root, suggestions=False)  # the old suggestions are replaced, not read
     res.path = store.save_suggestions(rows, p.codebook.effective_ref)
     res.suggestions = len(rows)
     try:

@@ -217,7 +217,9 @@ class Store:
     suggestions: list[Coding] = field(default_factory=list)
 
     @classmethod
-    def open(cls, project: Path | str) -> "Store":
+    def open(cls, project: Path | str, *, suggestions: bool = True) -> "Store":
+        """Read every coder's decisions and (unless ``suggestions`` is False, for a caller that
+        is about to replace them) the current suggestions."""
         project = Path(project)
         st = cls(project)
         d = codings_dir(project)
@@ -228,7 +230,7 @@ class Store:
                     replace(r, coder=p.stem) for r in rows if r.coder != p.stem
                 ]
         sp = suggestions_path(project)
-        if sp.exists():
+        if suggestions and sp.exists():
             try:
                 st.suggestions = [r for r in read_codings_csv(sp) if r.status == "suggested"]
             except StoreError:

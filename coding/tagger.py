@@ -26,6 +26,7 @@ Codebook settings under ``tagger:`` (all optional):
 """
 from __future__ import annotations
 
+import bisect
 import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -66,24 +67,71 @@ def fold(s: str) -> str:
 class _Context:
     """Strings to match against for one window (a sentence or a paragraph)."""
 
-    tokens: list  # spaCy tokens in the window
     strings: list[tuple[str, list[int]]]  # (string, char → token position)
     token_ids: list[int]  # token indices (in the paragraph doc) of the window
+    starts: tuple[list[int], ...] = ()  # per string: where each token's characters begin (+ the end)
+
+
+_FOLDED: dict[str, str] = {}  # fold() of token texts: the same words recur all through a corpus
 
 
 def _context(tokens: Sequence) -> _Context:
+    return _context_of([t.text for t in tokens], [t.norm_ for t in tokens], [t.i for t in tokens])
+
+
+def _doc_arrays(doc) -> tuple[list[str], list[str], list[int]]:
+    """Texts, normalised forms and character offsets of a doc's tokens (a LexDoc gives them
+    without making token objects)."""
+    arrays = getattr(doc, "arrays", None)
+    if arrays is not None:
+        words, spaces, _, _, norms = arrays()
+        idx, pos = [], 0
+        for w, sp in zip(words, spaces):
+            idx.append(pos)
+            pos += len(w) + (1 if sp else 0)
+        return words, norms, idx
+    return [t.text for t in doc], [t.norm_ for t in doc], [t.idx for t in doc]
+
+
+def _context_of(texts: Sequence[str], norms: Sequence[str], ids: Sequence[int]) -> _Context:
     surf: list[str] = []
     surf_map: list[int] = []
+    surf_at: list[int] = []
     norm: list[str] = []
     norm_map: list[int] = []
-    for pos, t in enumerate(tokens):
-        a = fold(t.text)
+    norm_at: list[int] = []
+    get = _FOLDED.get
+    for pos, (text, nf) in enumerate(zip(texts, norms)):
+        a = get(text)
+        if a is None:
+            a = fold(text)
+            if len(_FOLDED) < 500_000:
+                _FOLDED[text] = a
+        b = get(nf)
+        if b is None:
+            b = fold(nf)
+            if len(_FOLDED) < 500_000:
+                _FOLDED[nf] = b
+        surf_at.append(len(surf_map))
         surf.append(a)
         surf_map.extend([pos] * len(a))
-        b = fold(t.norm_)
+        norm_at.append(len(norm_map))
         norm.append(b)
         norm_map.extend([pos] * len(b))
-    return _Context(list(tokens), [("".join(surf), surf_map), ("".join(norm), norm_map)], [t.i for t in tokens])
+    surf_at.append(len(surf_map))
+    norm_at.append(len(norm_map))
+    return _Context([("".join(surf), surf_map), ("".join(norm), norm_map)], list(ids), (surf_at, norm_at))
+
+
+def _sub_context(ctx: _Context, lo: int, hi: int) -> _Context:
+    """The context of tokens ``lo:hi`` of a window, cut from the window's strings (= _context of them)."""
+    strings = []
+    starts = []
+    for (string, cmap), at in zip(ctx.strings, ctx.starts):
+        a, b = at[lo], at[hi]
+        strings.append((string[a:b], [x - lo for x in cmap[a:b]]))
+        starts.append([x - a for x in at[lo:hi + 1]])
+    return _Context(strings, ctx.token_ids[lo:hi], tuple(starts))
 
 
 @dataclass
@@ -317,21 +365,25 @@ class Tagger:
         if self._token_keys:
             for match_id, s, e in self._matcher(doc.vocab)(doc):
                 spans.setdefault(doc.vocab.strings[match_id], []).append((s, e))
-        pctx = _context(list(doc))
+        texts, norms, starts = _doc_arrays(doc)
+        pctx = _context_of(texts, norms, range(len(texts)))
         folded = fold(para.text)
+        ends = [a + len(w) for a, w in zip(starts, texts)]
+        deny = self.denial and self._any_deny()
         sentences = []
         for seg in split_sentences(para):
             a, b = seg.start - para.start, seg.end - para.start
-            toks = [t for t in doc if t.idx < b and t.idx + len(t.text) > a]
-            if toks:
-                sctx = _context(toks)
-                sentences.append((seg, toks, sctx, self._denied(sctx, folded[b:]) if self.denial else False))
+            lo, hi = bisect.bisect_right(ends, a), bisect.bisect_left(starts, b)  # tokens overlapping [a, b)
+            if lo < hi:
+                sctx = _sub_context(pctx, lo, hi)
+                sentences.append((seg, sctx, self._denied(sctx, folded[b:]) if deny else False))
         # a sentence that denies a problem lends no evidence to its neighbours' paragraph-scope
         # parts either (…海外出願はできています。大きな不足は感じていません。)
-        open_ids = {t.i for _, toks, _, denied in sentences if not denied for t in toks}
-        pctx_deny = pctx if len(open_ids) == len(doc) else _context([t for t in doc if t.i in open_ids])
+        open_ids = sorted({i for _, sctx, denied in sentences if not denied for i in sctx.token_ids})
+        pctx_deny = pctx if len(open_ids) == len(texts) else _context_of(
+            [texts[i] for i in open_ids], [norms[i] for i in open_ids], open_ids)
         out = []
-        for seg, toks, sctx, denied in sentences:
+        for seg, sctx, denied in sentences:
             in_sent = set(sctx.token_ids)
             best: dict[str, list] = {}
             for p in self.patterns:
@@ -358,13 +410,53 @@ class Tagger:
                         text=seg.text,
                         code_id=code_id,
                         patterns=tuple(p.id for p, _ in found),
-                        matched=tuple(doc[i].text for i in matched_ids),
+                        matched=tuple(texts[i] for i in matched_ids),
                         score=round(1.0 - score, 4),
                         paragraph=para.index,
                     )
                 )
-        if self.model is not None:
+        if self.model is not None and self._model_codes():
             out = self._add_model(transcript_id, para, doc, out)
+        return out
+
+    def _any_deny(self) -> bool:
+        """Does any code this tagger suggests by rules take denial into account (``deny``)?"""
+        got = getattr(self, "_deny_any", None)
+        if got is None:
+            got = self._deny_any = any(self.codebook[p.code_id].deny for p in self.patterns)
+        return got
+
+    def _model_codes(self) -> list[str]:
+        """The model's codes this tagger suggests (a tagger for a few codes scores only those)."""
+        known = getattr(self, "_known_model_codes", None)
+        if known is None:
+            known = self._known_model_codes = [c for c in self.model.codes if c in self.codebook and self.codebook[c].codable]
+        return known
+
+    def model_codes(self, transcript: Transcript, docs: Sequence) -> dict[str, list[int]]:
+        """Per code, the paragraphs in which the learned suggester could add the code on its own
+        (empty without a model): where its probability reaches both the code's threshold and
+        ``min_score``, for a code it may add. Elsewhere the code can be suggested only where its
+        own rules fire, so a re-tag of the code needs only these paragraphs and its phrases':
+        what the model says does not depend on any code's patterns."""
+        if self.model is None:
+            return {}
+        from .learn import features
+
+        model = self.model
+        region = transcript.attributes.get("region")
+        codes = [c for c in self._model_codes() if model.cv_f1(c) >= self.min_cv_f1 and self._allowed(c, region)]
+        if not codes:
+            return {}
+        wanted = set(codes)
+        out: dict[str, list[int]] = {}
+        for para, doc in zip(transcript.paragraphs, docs):
+            if self.skipped(para) or len(doc) == 0:
+                continue
+            scores = model.scores(features(doc), wanted)
+            for c in codes:
+                if scores[c] >= model.thresholds[c] and scores[c] >= self.min_model_score:
+                    out.setdefault(c, []).append(para.index)
         return out
 
     def _add_model(self, transcript_id: str, para, doc, rules: list[Suggestion]) -> list[Suggestion]:
@@ -376,8 +468,9 @@ class Tagger:
         from .learn import features
 
         model = self.model
-        pscores = model.scores(features(doc))
-        known = [c for c in model.codes if c in self.codebook and self.codebook[c].codable]
+        known = self._model_codes()
+        wanted = set(known)
+        pscores = model.scores(features(doc), wanted)
         hits = [c for c in known if pscores[c] >= model.thresholds[c]]
         if not hits:
             return rules
@@ -386,7 +479,7 @@ class Tagger:
             a, b = seg.start - para.start, seg.end - para.start
             toks = [t for t in doc if t.idx < b and t.idx + len(t.text) > a]
             if toks:
-                sents.append((seg, toks, model.scores(features(toks))))
+                sents.append((seg, toks, model.scores(features(toks), set(hits))))
         if not sents:
             return rules
         by_key = {(s.start, s.code_id): i for i, s in enumerate(rules)}

@@ -18,6 +18,8 @@ from typing import Collection, Iterable, Iterator, Mapping
 
 import yaml
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML has it
+
 from .errors import TranscriptError
 
 REQUIRED_KEYS = ("id", "org", "region", "kind", "attribute")
@@ -198,7 +200,7 @@ def parse_transcript(
         raise TranscriptError(f"{name}:1: front matter not closed: add a line '---' after the attributes.")
     header = "\n".join(lines[1:close])
     try:
-        meta = yaml.safe_load(header) if header.strip() else {}
+        meta = yaml.load(header, Loader=_YAML_LOADER) if header.strip() else {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 2

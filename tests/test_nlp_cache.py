@@ -83,6 +83,32 @@ def test_lexical_path_gives_ginzas_tokens():
         assert _tokens(got.to_spacy()) == _tokens(want), text[:40]
 
 
+def test_pos_without_spacy_is_spacys_pos():
+    """LexDoc reads POS from a copy of spaCy's Japanese tag maps: the copy is the installed
+    spaCy's, and it gives resolve_pos's answer on every token of the sample corpus."""
+    from spacy.lang.ja import resolve_pos
+    from spacy.symbols import NAMES
+
+    assert nlp.POS_MAPS_FILE.read_text(encoding="utf-8") == nlp.dump_ja_pos_maps(), (
+        "spaCy's tag maps changed: python -c 'from coding import nlp; "
+        "nlp.POS_MAPS_FILE.write_text(nlp.dump_ja_pos_maps(), encoding=\"utf-8\")'")
+    tok = lexical_tokenizer(NlpSettings())
+    seen = set()
+    for t in read_transcripts(ROOT / "transcripts"):
+        for para in t.paragraphs:
+            doc = tok(para.text)
+            want, nxt = [], None
+            for i, x in enumerate(doc):
+                if nxt:
+                    pos, nxt = nxt, None
+                else:
+                    pos, nxt = resolve_pos(x.text, x.tag_, doc[i + 1].tag_ if i + 1 < len(doc) else None)
+                want.append(NAMES[pos] if isinstance(pos, int) else str(pos))
+            assert doc.pos_tags() == want, para.text[:40]
+            seen.update(want)
+    assert {"NOUN", "VERB", "ADP", "AUX"} <= seen
+
+
 def test_settings_and_versions_are_in_the_key(write, project):
     write("JP-A.md", "A: 特許の出願をした。\n")
     t = read_transcripts(project / "transcripts")[0]
@@ -242,8 +268,12 @@ def test_codebook_edit_that_removes_matches_drops_them(project):
     assert {k: v for k, v in res.by_code.items()} == {k: v for k, v in first.by_code.items() if k != edited[0]}
 
 
-def test_with_a_learned_suggester_a_codebook_edit_retags_every_code(project):
-    """The suggester's problem gate ties codes together: an edit re-tags all, still parses nothing."""
+def test_with_a_learned_suggester_a_codebook_edit_retags_only_that_code(project):
+    """The model's say on a code does not depend on any code's patterns: an edit re-tags the edited
+    code alone (in its phrases' paragraphs and the model's), and the result equals a fresh run, also
+    when the edit removes every rule match (the model's own suggestions of the code then stand alone)."""
+    import json as _json
+
     import yaml
 
     learned = ((yaml.safe_load((project / "codebook.yml").read_text(encoding="utf-8")).get("tagger") or {})
@@ -252,18 +282,47 @@ def test_with_a_learned_suggester_a_codebook_edit_retags_every_code(project):
         pytest.skip("the codebook names no learned suggester")
     (project / learned).parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / learned, project / learned)
-    _copy_samples(project, 12)
+    model_codes = set(_json.loads((ROOT / learned).read_text(encoding="utf-8"))["codes"])
+    _copy_samples(project)
     _edit_codebook(project, lambda data: None)
     first = code_project(Project.open(project))
-    assert first.parsed == 12
-    _edit_codebook(project, lambda data: _phrase_code(data)["patterns"][0]["any"].append("共同研究"))
-    res = code_project(Project.open(project))
-    assert res.parsed == 0 and res.retagged == 0
-    assert sorted(res.retagged_codes) == sorted(c.id for c in Project.open(project).codebook.codes.values() if c.codable)
-    incremental = _suggestions(project)
-    shutil.rmtree(project / "outputs")
-    code_project(Project.open(project))
-    assert _suggestions(project) == incremental
+    assert first.parsed == len(Project.open(project).transcripts)
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(_suggestions(project))))
+    solo = {r["code_id"] for r in rows if r["pattern"].startswith("model:") and "," not in r["pattern"]}
+    merged = {r["code_id"] for r in rows if "model:" in r["pattern"] and "," in r["pattern"]}
+    edited = []
+
+    def target(data):
+        # a code the model both adds alone and agrees with its rules on
+        cands = [c for c in data["codes"] if c["id"] in model_codes & solo & merged
+                 and (c.get("patterns") or []) and isinstance(c["patterns"][0].get("any"), list)]
+        assert cands, "no code that the model suggests both alone and with its rules"
+        return cands[0]
+
+    def add(data):
+        c = target(data)
+        c["patterns"][0]["any"].append("共同研究")
+        edited.append(c["id"])
+
+    def remove(data):
+        c = target(data)
+        c["patterns"] = [{"id": "nothing", "any": ["存在しない語句"]}]
+        edited.append(c["id"])
+
+    for change in (add, remove):
+        _edit_codebook(project, change)
+        res = code_project(Project.open(project))
+        assert (res.parsed, res.retagged, res.retagged_codes) == (0, 0, [edited[-1]])
+        incremental = _suggestions(project)
+        shutil.rmtree(project / "outputs" / "cache" / "tags")
+        (project / "outputs" / "cache" / "code-run.json").unlink()
+        assert code_project(Project.open(project)).retagged == len(Project.open(project).transcripts)
+        assert _suggestions(project) == incremental
+    left = [r for r in csv.DictReader(io.StringIO(incremental)) if r["code_id"] == edited[-1]]
+    assert left and all(r["pattern"].startswith("model:") and "," not in r["pattern"] for r in left)
     again = code_project(Project.open(project))
     assert (again.parsed, again.retagged, again.retagged_codes) == (0, 0, [])
 
