@@ -536,7 +536,9 @@ def evaluate(project: Path, gold: Path, by: str, fmt: str, output: Path | None, 
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port on 127.0.0.1 (0: any free one).")
 @click.option("--compare", multiple=True, help="Show these coders' decisions beside yours, to adjudicate (give twice).")
 @click.option("--open/--no-open", "open_browser", default=True, show_default=True, help="Open the page in the web browser.")
-def serve(project: Path, coder: str, port: int, compare, open_browser: bool):
+@click.option("--sort", type=click.Choice(["score", "position"]), default="score", show_default=True,
+              help="Order of the codings within a transcript: the surest suggestions first, or as in the text (o on the page toggles).")
+def serve(project: Path, coder: str, port: int, compare, open_browser: bool, sort: str):
     """Review in the browser: a local page (127.0.0.1 only) shows each transcript with its
     suggestions highlighted; accept (a), reject (r), change (c) or add (m) codes with the keyboard.
 
@@ -550,7 +552,7 @@ def serve(project: Path, coder: str, port: int, compare, open_browser: bool):
     from coding.review import make_server
 
     try:
-        server = make_server(project, coder, port=port, compare=tuple(compare))
+        server = make_server(project, coder, port=port, compare=tuple(compare), sort=sort)
     except OSError as e:
         raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {e.strerror}; try --port 0 for any free port") from None
     url = f"http://127.0.0.1:{server.server_address[1]}/"
@@ -571,13 +573,16 @@ def serve(project: Path, coder: str, port: int, compare, open_browser: bool):
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Model file to write (default: the codebook's tagger.learned.path).")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64), help="Processes for parsing.")
-def train(project: Path, coders, output: Path | None, jobs: int):
+@click.option("--also", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Another project folder coded with the same codebook whose confirmed codings join the examples (repeatable).")
+def train(project: Path, coders, output: Path | None, jobs: int, also):
     """Train the learned suggester on the reviewed codings (accepted + manual): one logistic
     regression per code over each paragraph's Sudachi-normalised words, thresholds chosen by
     cross-validation over transcripts. The next code run adds its suggestions to the rules',
     each marked model:<score>.
 
     Example: python cli.py train --coder team
+             python cli.py train --coder team --also ../second-study
     """
     from coding.learn import train_project
     from coding.project import Project
@@ -585,7 +590,7 @@ def train(project: Path, coders, output: Path | None, jobs: int):
     p = Project.open(project)
     if coders:
         _known_coders(p, coders)
-    res, path = train_project(p, coders=list(coders) or None, output=output, jobs=jobs)
+    res, path = train_project(p, coders=list(coders) or None, output=output, jobs=jobs, also=list(also))
     click.echo(f"learned {len(res.model.codes)} codes from {res.examples} paragraphs "
                f"({sum(res.positives.values())} coded); cross-validated F1 per code:")
     for c in res.model.codes:

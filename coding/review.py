@@ -442,7 +442,7 @@ class ReviewSession:
     """The state behind the local review page: one coder, the project's transcripts, and the
     decisions on disk (re-read for every request, so other tools' writes are never lost)."""
 
-    def __init__(self, root: Path | str, coder: str, *, compare: Sequence[str] = ()):
+    def __init__(self, root: Path | str, coder: str, *, compare: Sequence[str] = (), sort: str = "score"):
         import secrets
         import threading
 
@@ -451,6 +451,9 @@ class ReviewSession:
         self.root = Path(root)
         self.coder = check_coder(coder)
         self.compare = tuple(compare)
+        if sort not in ("score", "position"):
+            raise StoreError(f"unknown review order '{sort}' (score or position)")
+        self.sort = sort  # the page's initial order of codings within a transcript (o toggles it)
         self.p = Project.open(self.root)
         self.lock = threading.Lock()
         self.token = secrets.token_urlsafe(24)
@@ -556,10 +559,11 @@ def review_page(session: ReviewSession) -> bytes:
 
     return (html.replace("__TOKEN__", session.token)
             .replace("__TITLE__", _html.escape(f"Review · {session.coder}"))
-            .replace("__CONFIG__", _json.dumps({"coder": session.coder}, ensure_ascii=False))).encode("utf-8")
+            .replace("__CONFIG__", _json.dumps({"coder": session.coder, "sort": session.sort}, ensure_ascii=False))).encode("utf-8")
 
 
-def make_server(root: Path | str, coder: str, *, port: int = 8765, compare: Sequence[str] = (), log=None):
+def make_server(root: Path | str, coder: str, *, port: int = 8765, compare: Sequence[str] = (), sort: str = "score",
+                log=None):
     """A review server on 127.0.0.1 only (port 0: any free port). Every API call needs the page's
     token and a loopback Host header, so other web pages open in the browser cannot send decisions
     (cross-site requests and DNS rebinding). Call ``serve_forever()``; ``server.session`` is the state."""
@@ -567,7 +571,7 @@ def make_server(root: Path | str, coder: str, *, port: int = 8765, compare: Sequ
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import unquote, urlsplit
 
-    session = ReviewSession(root, coder, compare=compare)
+    session = ReviewSession(root, coder, compare=compare, sort=sort)
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "review/1"

@@ -15,6 +15,7 @@ from browser import Browser, find_chromium
 from coding.errors import StoreError
 from coding.project import Project, code_project
 from coding.review import ReviewSession, make_server
+from coding.store import suggestions_path
 
 BODY = ("A: 必然的に日本企業が多くなり、海外からの問い合わせは多くない。\n\n"
         "A: 共同研究になってしまうと成果が共同発明になり、共有特許になってしまう。\n\n"
@@ -32,7 +33,17 @@ def coded(project, write):
 
 @pytest.fixture
 def server(coded):
-    srv = make_server(coded, "hanako", port=0)
+    srv = make_server(coded, "hanako", port=0, sort="position")
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture
+def server_by_score(coded):
+    srv = make_server(coded, "hanako", port=0)  # the default order: the surest suggestions first
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield srv
@@ -158,6 +169,27 @@ def test_a_person_reviews_with_the_keyboard(server, coded, browser, tmp_path):
     b.wait_for("window.review && window.review.ready", what="the page ready after reload")
     statuses = b.js("review.items.map(i => i.code + ':' + i.status)")
     assert "課題①:accepted" in statuses and "図表32-1:rejected" in statuses and "課題⑫:manual" in statuses
+
+
+def test_the_page_walks_the_surest_suggestions_first_and_o_toggles_the_order(server_by_score, coded, browser):
+    b = browser
+    b.open(f"http://127.0.0.1:{server_by_score.server_address[1]}/")
+    b.wait_for("window.review && window.review.ready", what="the page ready")
+    sugg = [r for r in csv.DictReader(io.StringIO(suggestions_path(coded).read_text(encoding="utf-8")))
+            if r["transcript_id"] == "JP-B"]
+    scores = sorted({float(r["score"]) for r in sugg}, reverse=True)
+    assert len(scores) > 1, "the test text should give suggestions of different scores"
+    walked = []
+    for _ in range(len(sugg)):
+        walked.append(b.js("review.items[review.focus].score"))
+        b.press("j")
+    assert walked == sorted(walked, reverse=True) and walked[0] == scores[0]
+    assert "by score" in b.js("document.getElementById('where').innerText")
+    b.press("o")
+    b.wait_for("document.getElementById('where').innerText.includes('by position')", what="position order")
+    starts = b.js("review.items.map(i => i.start)")
+    assert starts == sorted(starts)
+    assert sorted(b.js("review.items.map(i => i.code + '@' + i.start)")) == sorted(f"{r['code_id']}@{r['start']}" for r in sugg)
 
 
 def test_decisions_from_the_page_survive_code_reruns_and_edits(server, coded, write):
