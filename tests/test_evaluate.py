@@ -20,11 +20,31 @@ from conftest import ROOT
 HELDOUT = ROOT / "tests" / "heldout"
 
 
+def test_dev_gold_is_the_paragraph_gold_converted_and_codes_only_answers():
+    """The development set's gold (reviewed codings to train and tune on) is up to date, codes only
+    answer paragraphs, and challenges only in Japanese organisations' notes."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from make_gold import gold_csv_text, gold_path
+
+    dev = ROOT / "tests" / "dev"
+    assert gold_path(dev) == dev / "codings" / "gold.csv"
+    assert gold_path(dev).read_text(encoding="utf-8") == gold_csv_text(dev), "run python tests/make_gold.py tests/dev"
+    p = Project.open(dev)
+    assert not set(p.by_id) & set(Project.open(HELDOUT).by_id)
+    rows = list(csv.DictReader(io.StringIO(gold_path(dev).read_text(encoding="utf-8"))))
+    assert len({r["transcript_id"] for r in rows}) == len(p.transcripts) >= 12
+    for r in rows:
+        t = p.by_id[r["transcript_id"]]
+        assert t.paragraph_at(int(r["start"])).speaker == "A", r
+        if r["code_id"].startswith("課題"):
+            assert t.attributes["region"] == "日本", r
+
+
 def test_heldout_gold_csv_is_the_paragraph_gold_converted():
-    sys.path.insert(0, str(HELDOUT))
+    sys.path.insert(0, str(ROOT / "tests"))
     from make_gold import gold_csv_text
 
-    assert (HELDOUT / "gold.csv").read_text(encoding="utf-8") == gold_csv_text(), "run python tests/heldout/make_gold.py"
+    assert (HELDOUT / "gold.csv").read_text(encoding="utf-8") == gold_csv_text(HELDOUT), "run python tests/make_gold.py"
     data = yaml.safe_load((HELDOUT / "gold_paragraphs.yml").read_text(encoding="utf-8"))
     p = Project.open(HELDOUT)
     rows = list(csv.DictReader(io.StringIO((HELDOUT / "gold.csv").read_text(encoding="utf-8"))))
