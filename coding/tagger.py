@@ -22,7 +22,11 @@ Codebook settings under ``tagger:`` (all optional):
 * ``learned: {path: models/suggester.json}`` — add a learned suggester's suggestions
   (:mod:`coding.learn`, trained by ``python cli.py train``; the path is relative to the codebook's
   folder). Its suggestions name ``model:<score>`` as their source; a suggestion both a rule and
-  the model make names both and scores ``1 - (1 - rule) (1 - model)``.
+  the model make names both and scores ``1 - (1 - rule) (1 - model)``. ``min_score``: the model
+  adds a code on its own only when at least this sure; ``veto: {kinds: [challenge], below: 0.02}``:
+  a rule suggestion of a code of these kinds is dropped when the model gives the code's
+  paragraph a probability below ``below`` (the model has read many more ways of saying the same
+  thing than a rule's words can tell apart).
 """
 from __future__ import annotations
 
@@ -175,6 +179,9 @@ class Tagger:
         self.min_cv_f1 = float(((opts.get("learned") or {}).get("min_cv_f1")) or 0.0)
         # and only when it is at least this sure (its per-code thresholds favour recall)
         self.min_model_score = float(((opts.get("learned") or {}).get("min_score")) or 0.0)
+        veto = (opts.get("learned") or {}).get("veto") or {}
+        self.veto_kinds = set(veto.get("kinds") or [])
+        self.veto_below = float(veto.get("below") or 0.0)
         self._normalise = normalise
         self._phrases: dict[str, tuple[str, ...]] = {}
         self._matchers: dict[int, Any] = {}
@@ -298,8 +305,9 @@ class Tagger:
         * a denial cue (問題になっていない, 解消した …) with no contrast after it in the sentence —
           "採用に工夫を行ってはいるが、…厳しい" still states the problem, "以前は不足していたが、
           今は解消した" does not;
-        * a problem told in the past (以前は, かつては …) when a later sentence of the paragraph
-          (``later``) says it was solved (解消, 改善し …).
+        * a problem told in the past (以前は, 数年前までは …) when what follows the cue, in the
+          sentence or a later one of the paragraph (``later``), says it was solved (解消, 改善し,
+          今は回っている …).
         """
         for string, _ in sent.strings:
             for cue in (*self.denial, *self._denial_norm):
@@ -311,9 +319,18 @@ class Tagger:
                 if rest.startswith(NEGATIONS) or any(c in rest for c in self.contrast):
                     continue
                 return True
-        if self.past and self.solved and later:
-            if any(c in string for string, _ in sent.strings for c in self.past) and any(c in later for c in self.solved):
-                return True
+        if self.past and self.solved:
+            # told in the past, said to be solved after that: later in the sentence or paragraph
+            surface = sent.strings[0][0]
+            for c in self.past:
+                i = surface.find(c)
+                if i == -1 and not later:
+                    continue
+                if i == -1 and not any(c in string for string, _ in sent.strings[1:]):
+                    continue
+                rest = (surface[i + len(c):] if i != -1 else "") + "\x00" + later
+                if any(x in rest for x in self.solved):
+                    return True
         return False
 
     def _lacks(self, sent: _Context, hits: set[int] | None = None) -> bool:
@@ -471,6 +488,9 @@ class Tagger:
         known = self._model_codes()
         wanted = set(known)
         pscores = model.scores(features(doc), wanted)
+        if self.veto_below > 0 and self.veto_kinds:
+            rules = [r for r in rules if r.code_id not in wanted or self.codebook[r.code_id].kind not in self.veto_kinds
+                     or pscores[r.code_id] >= self.veto_below]
         hits = [c for c in known if pscores[c] >= model.thresholds[c]]
         if not hits:
             return rules

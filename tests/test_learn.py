@@ -110,3 +110,50 @@ def test_train_on_toy_examples_is_deterministic():
     a, b = train(ex), train(ex)
     assert a.model.to_json() == b.model.to_json() and a.model.codes == ("X",)
     assert load_codebook(ROOT / "codebook.yml").settings["tagger"]["learned"]["path"] == "models/suggester.json"
+
+
+def _toy_model(code: str, bias: float) -> LearnedModel:
+    return LearnedModel((code,), {"人材": 0}, ((0.0,),), (bias,), {code: 0.5}, {"cv": {code: [1.0, 1.0, 1.0]}})
+
+
+def test_veto_drops_a_rule_challenge_the_model_finds_improbable(project, write):
+    from dataclasses import replace
+
+    text = "専門人材が不足している。"
+    from coding.transcripts import Paragraph
+
+    para = Paragraph("X", 0, 0, len(text), "A", text)
+    tok = lexical_tokenizer(NlpSettings())
+    cb = load_codebook(project / "codebook.yml")
+    tagger_opts = dict(cb.settings.get("tagger") or {})
+
+    def codes(veto, bias):
+        learned = {k: v for k, v in (tagger_opts.get("learned") or {}).items() if k != "veto"}
+        if veto:
+            learned["veto"] = veto
+        c = replace(cb, settings={**cb.settings, "tagger": {**tagger_opts, "learned": learned}})
+        return {s.code_id for s in Tagger(c, model=_toy_model("課題⑧", bias)).tag_paragraph("X", para, tok(text))}
+
+    assert "課題⑧" in codes(None, -10.0)  # no veto: the rule's suggestion stands
+    assert "課題⑧" not in codes({"kinds": ["challenge"], "below": 0.02}, -10.0)  # p ≈ 0.00005 < 0.02
+    assert "課題⑧" in codes({"kinds": ["challenge"], "below": 0.02}, -3.0)  # p ≈ 0.047: kept
+    assert "課題⑧" in codes({"kinds": ["practice"], "below": 0.02}, -10.0)  # other kinds only
+
+
+def test_train_also_learns_from_another_project(project, write, tmp_path):
+    p = _team_project(project, write, n=3)
+    other = tmp_path / "second"
+    shutil.copytree(project, other)
+    for f in (other / "transcripts").glob("*.md"):
+        f.write_text(f.read_text(encoding="utf-8").replace("id: JP-", "id: XP-"), encoding="utf-8")
+    (other / "codings" / "team.csv").write_text(
+        (project / "codings" / "team.csv").read_text(encoding="utf-8").replace("JP-", "XP-"), encoding="utf-8")
+    alone, _ = train_project(p, output=tmp_path / "a.json", seed=False)
+    both, _ = train_project(p, output=tmp_path / "b.json", seed=False, also=[other])
+    assert (alone.examples, both.examples) == (6, 12)
+    assert both.positives == {"図表33-1": 6} and both.model.info["also"] == [
+        {"project": "second", "transcripts": 3, "paragraphs": 6}]
+    bad = (other / "codings" / "team.csv").read_text(encoding="utf-8").replace("図表33-1/日本", "NOPE")
+    (other / "codings" / "team.csv").write_text(bad, encoding="utf-8")
+    res = CliRunner().invoke(cli, ["train", "--project", str(project), "-o", str(tmp_path / "c.json"), "--also", str(other)])
+    assert res.exit_code != 0 and "NOPE" in res.output and "Traceback" not in res.output
