@@ -26,7 +26,8 @@ Codebook settings under ``tagger:`` (all optional):
   adds a code on its own only when at least this sure; ``veto: {kinds: [challenge], below: 0.02}``:
   a rule suggestion of a code of these kinds is dropped when the model gives the code's
   paragraph a probability below ``below`` (the model has read many more ways of saying the same
-  thing than a rule's words can tell apart).
+  thing than a rule's words can tell apart) — for codes whose cross-validated F1 reaches
+  ``min_cv_f1`` (default 0.5), so a code learned from a handful of examples vetoes nothing.
 """
 from __future__ import annotations
 
@@ -182,6 +183,8 @@ class Tagger:
         veto = (opts.get("learned") or {}).get("veto") or {}
         self.veto_kinds = set(veto.get("kinds") or [])
         self.veto_below = float(veto.get("below") or 0.0)
+        # only a code the model has learned well enough may veto (cross-validated F1)
+        self.veto_min_cv_f1 = float(veto.get("min_cv_f1", 0.5) or 0.0)
         self._normalise = normalise
         self._phrases: dict[str, tuple[str, ...]] = {}
         self._matchers: dict[int, Any] = {}
@@ -490,7 +493,7 @@ class Tagger:
         pscores = model.scores(features(doc), wanted)
         if self.veto_below > 0 and self.veto_kinds:
             rules = [r for r in rules if r.code_id not in wanted or self.codebook[r.code_id].kind not in self.veto_kinds
-                     or pscores[r.code_id] >= self.veto_below]
+                     or pscores[r.code_id] >= self.veto_below or model.cv_f1(r.code_id) < self.veto_min_cv_f1]
         hits = [c for c in known if pscores[c] >= model.thresholds[c]]
         if not hits:
             return rules

@@ -138,6 +138,8 @@ def test_veto_drops_a_rule_challenge_the_model_finds_improbable(project, write):
     assert "課題⑧" not in codes({"kinds": ["challenge"], "below": 0.02}, -10.0)  # p ≈ 0.00005 < 0.02
     assert "課題⑧" in codes({"kinds": ["challenge"], "below": 0.02}, -3.0)  # p ≈ 0.047: kept
     assert "課題⑧" in codes({"kinds": ["practice"], "below": 0.02}, -10.0)  # other kinds only
+    # a code the model has not learned well (cross-validated F1 under min_cv_f1) vetoes nothing
+    assert "課題⑧" in codes({"kinds": ["challenge"], "below": 0.02, "min_cv_f1": 1.1}, -10.0)
 
 
 def test_train_also_learns_from_another_project(project, write, tmp_path):
