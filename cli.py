@@ -86,15 +86,22 @@ def _validate(project: Path, *, names: bool = True, jobs: int = 1):
 @project_option
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64), help="Processes for parsing.")
 @click.option("--min-score", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Drop suggestions scored below this.")
-def code(project: Path, jobs: int, min_score: float):
+@click.option("--prune", is_flag=True, help="Afterwards delete cache files no longer used (old transcript texts, old patterns, old settings).")
+def code(project: Path, jobs: int, min_score: float, prune: bool):
     """Tag every transcript with suggestions (coder 'auto'); decisions are never touched.
 
     Parses are cached in outputs/cache, so a re-run parses only new or edited transcripts, and a
     re-run with nothing changed does not load the model at all.
 
     Example: python cli.py code --jobs 2
+             python cli.py code --prune      # and delete cache files of old texts and patterns
     """
-    _code(project, jobs=jobs, min_score=min_score)
+    p = _code(project, jobs=jobs, min_score=min_score)
+    if prune:
+        from coding.project import prune_cache
+
+        res = prune_cache(p)
+        click.echo(f"pruned the cache: {res.removed} old file(s) removed ({res.freed / 2**20:.1f} MiB), {res.kept} in use kept")
 
 
 def _code(project: Path, *, jobs: int = 1, min_score: float = 0.0):

@@ -570,6 +570,48 @@ def code_project(
     return _count_decisions(p, res, store)
 
 
+@dataclass
+class PruneResult:
+    removed: int = 0  # files deleted
+    freed: int = 0  # bytes
+    kept: int = 0  # files still in use
+
+
+def prune_cache(p: Project) -> PruneResult:
+    """Delete the cache files the project's current transcripts, codebook and model no longer use:
+    parses of old texts or settings, tags under old keys, code overlays of old patterns. Kept: each
+    current transcript's parse (the coding settings', and the name search's NER parse), its tag
+    entry, and each code's overlay at its current patterns. Generated files only: decisions and
+    outputs are never touched; a later run rebuilds whatever it misses."""
+    from .nlp import cache_key
+
+    settings = p.nlp_settings()
+    ner = NlpSettings.for_needs((), ner=True, model=settings.model)
+    keep_nlp = {cache_key(t, s) for t in p.transcripts for s in (settings, ner)}
+    gkey = _global_key(settings.key(), _engine_hash(), _tag_settings(p.codebook))
+    keep_tags = {_tag_path(p, _tag_key(t, gkey)).name for t in p.transcripts}
+    keep_tags |= {_overlay_path(p, gkey, fp).name for fp in _code_fingerprints(p.codebook).values()}
+    res = PruneResult()
+    for folder, keep in ((p.cache_dir / "nlp", lambda f: f.name.split(".", 1)[0] in keep_nlp),
+                         (p.cache_dir / "tags", lambda f: f.name in keep_tags)):
+        if not folder.is_dir():
+            continue
+        for f in sorted(folder.iterdir()):
+            if not f.is_file():
+                continue
+            if keep(f):
+                res.kept += 1
+                continue
+            try:
+                size = f.stat().st_size
+                f.unlink()
+            except OSError:
+                continue
+            res.removed += 1
+            res.freed += size
+    return res
+
+
 def _count_decisions(p: Project, res: CodeResult, store: Store | None = None) -> CodeResult:
     store = store or p.store()
     anchored = store.anchored(p.by_id)

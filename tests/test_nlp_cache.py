@@ -437,3 +437,38 @@ def test_spawned_workers_give_the_same_suggestions(project, tmp_path, monkeypatc
     res = code_project(Project.open(other), jobs=2)
     assert res.parsed == 20
     assert _suggestions(other) == serial
+
+
+# ---------------------------------------------------------------- pruning
+def test_prune_removes_only_files_nothing_uses_any_more(project):
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    files = _copy_samples(project, 4)
+    _edit_codebook(project, lambda data: None)
+    code_project(Project.open(project))
+    _edit(files[0], "。", "。。")  # an edited transcript: its old parse and tags are now unused
+    _edit_codebook(project, lambda data: _phrase_code(data)["patterns"][0]["any"].append("共同研究"))
+    code_project(Project.open(project))
+    _edit_codebook(project, lambda data: _phrase_code(data)["patterns"][0]["any"].append("知財部"))  # overlay 1 unused
+    code_project(Project.open(project))
+    cache = project / "outputs" / "cache"
+    before = {f.relative_to(cache) for f in cache.rglob("*") if f.is_file()}
+    (cache / "nlp" / "leftover.lex.tmp123").write_bytes(b"half")  # a temp file of a killed run
+    res = CliRunner().invoke(cli, ["code", "--project", str(project), "--prune"])
+    assert res.exit_code == 0, res.output
+    assert "pruned the cache: 4 old file(s) removed" in res.output, res.output  # parse, tag entry, overlay, temp file
+    assert "9 in use kept" in res.output  # 4 parses, 4 tag entries, 1 overlay
+    after = {f.relative_to(cache) for f in cache.rglob("*") if f.is_file()}
+    assert after < before
+    gone = before - after
+    assert sum(1 for f in gone if f.parts[0] == "nlp") == 1  # the edited transcript's old parse
+    assert {f.name.startswith("code-") for f in gone if f.parts[0] == "tags"} == {True, False}  # old overlay, old entry
+    assert len([f for f in after if f.parts[0] == "nlp"]) == 4
+    suggestions = _suggestions(project)
+    # what is left is exactly what the current project needs: nothing parsed or re-tagged
+    (cache / "code-run.json").unlink()
+    again = code_project(Project.open(project))
+    assert (again.parsed, again.retagged, again.retagged_codes) == (0, 0, [])
+    assert _suggestions(project) == suggestions
