@@ -201,6 +201,11 @@ class Tagger:
         self.patterns = [p for p in codebook.patterns if codebook[p.code_id].codable]
         for p in self.patterns:
             self._collect(p.rule)
+        # denial is read only when some code takes it into account (``deny``)
+        self._uses_denial = bool(self.denial) and any(codebook[p.code_id].deny for p in self.patterns)
+        # the model's codes this tagger suggests (a tagger for a few codes scores only those)
+        self._known_model_codes = [] if model is None else [
+            c for c in model.codes if c in codebook and codebook[c].codable]
         for cue in (codebook.settings.get("denial") or {}).get("cues") or []:
             self._denial_norm.extend(v for v in self._variants(cue) if v)
 
@@ -389,7 +394,7 @@ class Tagger:
         pctx = _context_of(texts, norms, range(len(texts)))
         folded = fold(para.text)
         ends = [a + len(w) for a, w in zip(starts, texts)]
-        deny = self.denial and self._any_deny()
+        deny = self._uses_denial
         sentences = []
         for seg in split_sentences(para):
             a, b = seg.start - para.start, seg.end - para.start
@@ -435,23 +440,9 @@ class Tagger:
                         paragraph=para.index,
                     )
                 )
-        if self.model is not None and self._model_codes():
+        if self._known_model_codes:
             out = self._add_model(transcript_id, para, doc, out)
         return out
-
-    def _any_deny(self) -> bool:
-        """Does any code this tagger suggests by rules take denial into account (``deny``)?"""
-        got = getattr(self, "_deny_any", None)
-        if got is None:
-            got = self._deny_any = any(self.codebook[p.code_id].deny for p in self.patterns)
-        return got
-
-    def _model_codes(self) -> list[str]:
-        """The model's codes this tagger suggests (a tagger for a few codes scores only those)."""
-        known = getattr(self, "_known_model_codes", None)
-        if known is None:
-            known = self._known_model_codes = [c for c in self.model.codes if c in self.codebook and self.codebook[c].codable]
-        return known
 
     def model_codes(self, transcript: Transcript, docs: Sequence) -> dict[str, list[int]]:
         """Per code, the paragraphs in which the learned suggester could add the code on its own
@@ -465,7 +456,7 @@ class Tagger:
 
         model = self.model
         region = transcript.attributes.get("region")
-        codes = [c for c in self._model_codes() if model.cv_f1(c) >= self.min_cv_f1 and self._allowed(c, region)]
+        codes = [c for c in self._known_model_codes if model.cv_f1(c) >= self.min_cv_f1 and self._allowed(c, region)]
         if not codes:
             return {}
         wanted = set(codes)
@@ -488,7 +479,7 @@ class Tagger:
         from .learn import features
 
         model = self.model
-        known = self._model_codes()
+        known = self._known_model_codes
         wanted = set(known)
         pscores = model.scores(features(doc), wanted)
         if self.veto_below > 0 and self.veto_kinds:
