@@ -30,7 +30,12 @@ from typing import Iterable, Mapping, Sequence
 from .errors import ProjectError
 
 CONTENT_POS = {"NOUN", "PROPN", "VERB", "ADJ"}
-LEARNED_FAMILIES = ("theme", "challenge", "practice")  # phases and cases: too few examples
+# The families learned unless the codebook says otherwise (tagger.learned.families; "phase" can
+# be added). Cases: too few examples. Phases: coders' conventions differ widely (is pricing talk
+# 交渉前 or 交渉中? is every answer in some phase?), so a model of one team's phases misleads another.
+LEARNED_FAMILIES = ("theme", "challenge", "practice")
+LEARNABLE_FAMILIES = ("phase", "theme", "challenge", "practice")
+SEED_FAMILIES = frozenset({"theme", "challenge", "practice"})  # what the codebook's and report's words label
 FORMAT = "coding-suggester/1"
 
 
@@ -178,35 +183,45 @@ THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
 def train(
-    examples: Sequence[tuple[str, set[str], set[str]]],
+    examples: Sequence[tuple],
     *,
     min_examples: int = 3,
     min_df: int = 2,
     l2: float = 1.0,
     folds: int = 5,
     info: Mapping[str, object] | None = None,
+    family_of: Mapping[str, str] | None = None,
 ) -> TrainResult:
-    """Fit one classifier per code from ``(group, features, codes)`` examples (group = transcript,
-    kept together in cross-validation folds)."""
+    """Fit one classifier per code from ``(group, features, codes[, families])`` examples (group =
+    transcript, kept together in cross-validation folds). ``families``, when given with
+    ``family_of`` (code → family), are the families the example's coder codes at all: a code is
+    learned only from examples that label its family (a team that codes no phases says nothing
+    about where phases are not)."""
     import numpy as np
 
+    def labels(ex, c) -> bool:
+        fams = ex[3] if len(ex) > 3 else None
+        return family_of is None or fams is None or family_of.get(c) in fams
+
     df: dict[str, int] = {}
-    for _, feats, _ in examples:
-        for f in feats:
+    for ex in examples:
+        for f in ex[1]:
             df[f] = df.get(f, 0) + 1
     vocab = {f: i for i, f in enumerate(sorted(f for f, c in df.items() if c >= min_df))}
     counts: dict[str, int] = {}
-    for _, _, codes in examples:
-        for c in codes:
+    for ex in examples:
+        for c in ex[2]:
             counts[c] = counts.get(c, 0) + 1
     codes = tuple(sorted(c for c, n in counts.items() if n >= min_examples))
-    X = _matrix([f for _, f, _ in examples], vocab)
-    groups = sorted({g for g, _, _ in examples})
+    X_all = _matrix([ex[1] for ex in examples], vocab)
+    groups = sorted({ex[0] for ex in examples})
     fold_of = {g: i % folds for i, g in enumerate(groups)}
-    fold = np.array([fold_of[g] for g, _, _ in examples])
+    fold_all = np.array([fold_of[ex[0]] for ex in examples])
     weights, biases, thresholds, cv = [], [], {}, {}
     for c in codes:
-        y = np.array([1.0 if c in cs else 0.0 for _, _, cs in examples])
+        rows = np.array([i for i, ex in enumerate(examples) if labels(ex, c)])
+        X, fold = X_all[rows], fold_all[rows]
+        y = np.array([1.0 if c in examples[i][2] else 0.0 for i in rows])
         pos_weight = min(20.0, max(1.0, (len(y) - y.sum()) / max(1.0, y.sum())))
         # cross-validated probabilities → threshold
         oof = np.zeros(len(y))
@@ -239,9 +254,21 @@ def train(
 
 
 # ---------------------------------------------------------------- a project
-def project_examples(p, *, coders: Sequence[str] | None = None, jobs: int = 1) -> list[tuple[str, set[str], set[str]]]:
-    """``(transcript id, features, codes)`` for every paragraph the tagger would tag, labelled
-    with the confirmed codings (accepted + manual) of ``coders`` (default: every person)."""
+def learned_families(cb) -> tuple[str, ...]:
+    """The families the codebook's learned suggester learns (``tagger.learned.families``)."""
+    got = (((cb.settings.get("tagger") or {}).get("learned") or {}).get("families")) or LEARNED_FAMILIES
+    bad = [f for f in got if f not in LEARNABLE_FAMILIES]
+    if bad:
+        raise ProjectError(f"{cb.path}: tagger.learned.families: {', '.join(map(str, bad))} cannot be learned "
+                           f"(one of {', '.join(LEARNABLE_FAMILIES)})")
+    return tuple(got)
+
+
+def project_examples(p, *, coders: Sequence[str] | None = None, jobs: int = 1,
+                     families: Sequence[str] = LEARNED_FAMILIES) -> list[tuple]:
+    """``(transcript id, features, codes, families)`` for every paragraph the tagger would tag,
+    labelled with the confirmed codings (accepted + manual) of ``coders`` (default: every
+    person); ``families``: those the codings use at all."""
     from .evaluate import eval_code
     from .nlp import DocCache, iter_parsed
     from .tagger import Tagger
@@ -250,10 +277,13 @@ def project_examples(p, *, coders: Sequence[str] | None = None, jobs: int = 1) -
     skipper = Tagger(cb, model=None)
     codings = p.store().resolved(p.by_id, coders=coders)
     by_t: dict[str, list] = {}
+    used: set[str] = set()
     for c in codings:
         code = eval_code(cb, c.code_id)
-        if code is not None and cb.family(code) in LEARNED_FAMILIES:
+        if code is not None and cb.family(code) in families:
             by_t.setdefault(c.transcript_id, []).append((c.start, c.end, code))
+            used.add(cb.family(code))
+    families = frozenset(used)
     out = []
     for t, docs in iter_parsed(p.transcripts, p.nlp_settings(), DocCache(p.cache_dir / "nlp"), jobs=jobs):
         spans = by_t.get(t.id, [])
@@ -261,11 +291,11 @@ def project_examples(p, *, coders: Sequence[str] | None = None, jobs: int = 1) -
             if skipper.skipped(para):
                 continue
             codes = {code for a, b, code in spans if a < para.end and b > para.start}
-            out.append((t.id, features(doc), codes))
+            out.append((t.id, features(doc), codes, families))
     return out
 
 
-def codebook_examples(cb, tokenize) -> list[tuple[str, set[str], set[str]]]:
+def codebook_examples(cb, tokenize) -> list[tuple]:
     """Seed examples from the codebook's own words: per code, its label, definition and summary
     (a practice also its problem and its cases' labels; a theme its findings' labels and
     summaries). They carry the report's vocabulary, which a few dozen reviewed paragraphs lack.
@@ -281,11 +311,11 @@ def codebook_examples(cb, tokenize) -> list[tuple[str, set[str], set[str]]]:
         if c.kind == "practice":
             parts += [cb[k].label for k in c.get("cases") or [] if k in cb]
         text = "。".join(x for x in parts if x)
-        out.append((f"codebook:{c.id}", features(tokenize(text)), {code}))
+        out.append((f"codebook:{c.id}", features(tokenize(text)), {code}, SEED_FAMILIES))
     return out
 
 
-def seed_examples(path: Path, cb, tokenize) -> list[tuple[str, set[str], set[str]]]:
+def seed_examples(path: Path, cb, tokenize) -> list[tuple]:
     """Examples from a seeds file ``{code id: [passage, ...]}`` (e.g. the report's own words)."""
     import yaml
 
@@ -301,7 +331,7 @@ def seed_examples(path: Path, cb, tokenize) -> list[tuple[str, set[str], set[str
         if target is None:
             raise ProjectError(f"{path}: unknown code '{code}'")
         for i, text in enumerate(texts or []):
-            out.append((f"seed:{code}:{i}", features(tokenize(str(text))), {target}))
+            out.append((f"seed:{code}:{i}", features(tokenize(str(text))), {target}, SEED_FAMILIES))
     return out
 
 
@@ -334,8 +364,9 @@ def train_project(p, *, coders: Sequence[str] | None = None, output: Path | None
     path = Path(output) if output else model_path(p)
     from .nlp import lexical_tokenizer
 
-    examples = project_examples(p, coders=coders, jobs=jobs)
-    if not any(codes for _, _, codes in examples):
+    families = learned_families(p.codebook)
+    examples = project_examples(p, coders=coders, jobs=jobs, families=families)
+    if not any(ex[2] for ex in examples):
         raise ProjectError(f"{p.root}: no confirmed codings to learn from (import or review some first)")
     extra = []
     for folder in also:
@@ -345,10 +376,10 @@ def train_project(p, *, coders: Sequence[str] | None = None, output: Path | None
         unknown = sorted({c.code_id for c in q.store().resolved(q.by_id)} - set(p.codebook.codes))
         if unknown:
             raise ProjectError(f"{q.root}: codings use codes that {p.codebook.path} does not have: {', '.join(unknown[:10])}")
-        got = project_examples(q, jobs=jobs)
-        if not any(codes for _, _, codes in got):
+        got = project_examples(q, jobs=jobs, families=families)
+        if not any(ex[2] for ex in got):
             raise ProjectError(f"{q.root}: no confirmed codings to learn from")
-        examples += [(f"{q.root.resolve().name}:{g}", f, c) for g, f, c in got]
+        examples += [(f"{q.root.resolve().name}:{ex[0]}", *ex[1:]) for ex in got]
         extra.append({"project": q.root.resolve().name, "transcripts": len(q.transcripts), "paragraphs": len(got)})
     if seed:
         tokenize = lexical_tokenizer(p.nlp_settings())
@@ -360,7 +391,7 @@ def train_project(p, *, coders: Sequence[str] | None = None, output: Path | None
             "transcripts": len(p.transcripts), "paragraphs": len(examples)}
     if extra:
         info["also"] = extra
-    res = train(examples, info=info)
+    res = train(examples, info=info, family_of={c: p.codebook.family(c) for c in p.codebook.codes})
     atomic_write_bytes(path, res.model.to_json().encode("utf-8"))
     shutil.rmtree(p.cache_dir / "tags", ignore_errors=True)
     return res, path

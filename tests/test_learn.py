@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from click.testing import CliRunner
 
 from cli import cli
@@ -159,3 +161,35 @@ def test_train_also_learns_from_another_project(project, write, tmp_path):
     (other / "codings" / "team.csv").write_text(bad, encoding="utf-8")
     res = CliRunner().invoke(cli, ["train", "--project", str(project), "-o", str(tmp_path / "c.json"), "--also", str(other)])
     assert res.exit_code != 0 and "NOPE" in res.output and "Traceback" not in res.output
+
+
+def test_a_code_learns_only_from_examples_whose_coder_codes_its_family():
+    # group a codes phases (P) and themes; group b codes only themes: its "A" paragraphs, which
+    # would be phase P too, must not teach the model that "A" means "not P"
+    a = [(f"a{i}", {"A", "x"}, {"P"}, frozenset({"phase", "theme"})) for i in range(6)]
+    a += [(f"a{i}", {"B", "y"}, set(), frozenset({"phase", "theme"})) for i in range(6)]
+    b = [(f"b{i}", {"A", "x"}, {"T"}, frozenset({"theme"})) for i in range(12)]
+    family_of = {"P": "phase", "T": "theme"}
+    aware = train(a + b, family_of=family_of, folds=3)
+    blind = train(a + b, folds=3)
+    assert aware.model.scores({"A", "x"})["P"] > 0.8 > 0.6 > blind.model.scores({"A", "x"})["P"]
+    assert aware.model.scores({"A", "x"})["T"] == pytest.approx(blind.model.scores({"A", "x"})["T"])
+
+
+def test_learned_families_come_from_the_codebook(project):
+    from dataclasses import replace
+
+    from coding.errors import ProjectError
+    from coding.learn import LEARNED_FAMILIES, learned_families
+
+    cb = load_codebook(project / "codebook.yml")
+    assert learned_families(cb) == LEARNED_FAMILIES and "phase" not in LEARNED_FAMILIES
+
+    def with_families(fams):
+        tagger = dict(cb.settings.get("tagger") or {})
+        tagger["learned"] = {**(tagger.get("learned") or {}), "families": fams}
+        return replace(cb, settings={**cb.settings, "tagger": tagger})
+
+    assert learned_families(with_families(["phase", "theme"])) == ("phase", "theme")
+    with pytest.raises(ProjectError, match="case cannot be learned"):
+        learned_families(with_families(["case"]))
