@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
 
@@ -350,6 +350,7 @@ def build_codebook(raw: Mapping[str, Any], *, path: Path, name: str) -> Codebook
     settings = {k: _clean(v) for k, v in raw.items() if k != "codes" and not k.startswith("__")}
     settings["regions"] = regions
     problems.extend(_check_settings(settings, name, codes))
+    problems.extend(_check_learned(raw.get("tagger"), name, kinds))
     if problems:
         raise CodebookError(f"{name}: {len(problems)} problem(s)", problems)
     return Codebook(path=path, codes=codes, settings=settings, warnings=tuple(warnings))
@@ -371,6 +372,50 @@ def _check_settings(settings: Mapping[str, Any], name: str, codes: Mapping[str, 
     ct = (settings.get("tables") or {}).get("challenge_table") or {}
     if ct.get("style") and ct["style"] not in styles:
         out.append(f"{name}: tables.challenge_table.style names unknown attribution style '{ct['style']}'")
+    return out
+
+
+LEARNABLE = ("phase", "theme", "challenge", "practice")
+
+
+def _check_learned(tagger: Any, name: str, kinds: Sequence[str]) -> list[str]:
+    """Problems of ``tagger.learned`` (the learned suggester's settings), located by line."""
+    learned = tagger.get("learned") if isinstance(tagger, dict) else None
+    if learned is None:
+        return []
+    line = (tagger.get("__line__") if isinstance(tagger, dict) else None) or 1
+    if not isinstance(learned, dict):
+        return [f"{name}:{line}: tagger.learned must be a mapping (path, seeds, min_score, veto, families)"]
+    line = learned.get("__line__", line)
+    out = []
+
+    def share(where: str, value: Any) -> None:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+            out.append(f"{name}:{line}: {where} must be a number from 0 to 1 (got {value!r})")
+
+    for key in ("path", "seeds"):
+        if key in learned and not isinstance(learned[key], str):
+            out.append(f"{name}:{line}: tagger.learned.{key} must be a file path (got {learned[key]!r})")
+    for key in ("min_score", "min_cv_f1"):
+        if key in learned:
+            share(f"tagger.learned.{key}", learned[key])
+    if "veto" in learned:
+        veto = learned["veto"]
+        if not isinstance(veto, dict):
+            out.append(f"{name}:{line}: tagger.learned.veto must be a mapping like {{kinds: [challenge], below: 0.02}}")
+        else:
+            bad = [k for k in veto.get("kinds") or [] if k not in kinds]
+            if not isinstance(veto.get("kinds") or [], list) or bad:
+                out.append(f"{name}:{line}: tagger.learned.veto.kinds must list code kinds (unknown: {', '.join(map(str, bad))})")
+            for key in ("below", "min_cv_f1"):
+                if key in veto:
+                    share(f"tagger.learned.veto.{key}", veto[key])
+    if "families" in learned:
+        fams = learned["families"]
+        bad = [f for f in (fams if isinstance(fams, list) else [fams]) if f not in LEARNABLE]
+        if not isinstance(fams, list) or bad:
+            got = ", ".join(map(str, bad)) if isinstance(fams, list) else repr(fams)
+            out.append(f"{name}:{line}: tagger.learned.families must list some of {', '.join(LEARNABLE)} (got {got})")
     return out
 
 

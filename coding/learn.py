@@ -34,7 +34,6 @@ CONTENT_POS = {"NOUN", "PROPN", "VERB", "ADJ"}
 # be added). Cases: too few examples. Phases: coders' conventions differ widely (is pricing talk
 # 交渉前 or 交渉中? is every answer in some phase?), so a model of one team's phases misleads another.
 LEARNED_FAMILIES = ("theme", "challenge", "practice")
-LEARNABLE_FAMILIES = ("phase", "theme", "challenge", "practice")
 SEED_FAMILIES = frozenset({"theme", "challenge", "practice"})  # what the codebook's and report's words label
 FORMAT = "coding-suggester/1"
 
@@ -219,7 +218,7 @@ def train(
     fold_all = np.array([fold_of[ex[0]] for ex in examples])
     weights, biases, thresholds, cv = [], [], {}, {}
     for c in codes:
-        rows = np.array([i for i, ex in enumerate(examples) if labels(ex, c)])
+        rows = np.array([i for i, ex in enumerate(examples) if labels(ex, c)], dtype=int)
         X, fold = X_all[rows], fold_all[rows]
         y = np.array([1.0 if c in examples[i][2] else 0.0 for i in rows])
         pos_weight = min(20.0, max(1.0, (len(y) - y.sum()) / max(1.0, y.sum())))
@@ -255,13 +254,9 @@ def train(
 
 # ---------------------------------------------------------------- a project
 def learned_families(cb) -> tuple[str, ...]:
-    """The families the codebook's learned suggester learns (``tagger.learned.families``)."""
-    got = (((cb.settings.get("tagger") or {}).get("learned") or {}).get("families")) or LEARNED_FAMILIES
-    bad = [f for f in got if f not in LEARNABLE_FAMILIES]
-    if bad:
-        raise ProjectError(f"{cb.path}: tagger.learned.families: {', '.join(map(str, bad))} cannot be learned "
-                           f"(one of {', '.join(LEARNABLE_FAMILIES)})")
-    return tuple(got)
+    """The families the codebook's learned suggester learns (``tagger.learned.families``; the
+    codebook's loader has checked them against :data:`coding.codebook.LEARNABLE`)."""
+    return tuple((((cb.settings.get("tagger") or {}).get("learned") or {}).get("families")) or LEARNED_FAMILIES)
 
 
 def project_examples(p, *, coders: Sequence[str] | None = None, jobs: int = 1,
@@ -283,7 +278,7 @@ def project_examples(p, *, coders: Sequence[str] | None = None, jobs: int = 1,
         if code is not None and cb.family(code) in families:
             by_t.setdefault(c.transcript_id, []).append((c.start, c.end, code))
             used.add(cb.family(code))
-    families = frozenset(used)
+    labelled = frozenset(used)
     out = []
     for t, docs in iter_parsed(p.transcripts, p.nlp_settings(), DocCache(p.cache_dir / "nlp"), jobs=jobs):
         spans = by_t.get(t.id, [])
@@ -291,7 +286,7 @@ def project_examples(p, *, coders: Sequence[str] | None = None, jobs: int = 1,
             if skipper.skipped(para):
                 continue
             codes = {code for a, b, code in spans if a < para.end and b > para.start}
-            out.append((t.id, features(doc), codes, families))
+            out.append((t.id, features(doc), codes, labelled))
     return out
 
 

@@ -23,6 +23,7 @@ holding at most a few transcripts' docs at a time, so memory stays flat as the c
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -205,19 +206,16 @@ def ja_vocab():
 
 
 # ---------------------------------------------------------------- lexical path
-_POS_MAPS: list = []
 POS_MAPS_FILE = Path(__file__).with_name("data") / "ja_pos_maps.json"
 
 
+@functools.lru_cache(maxsize=None)
 def ja_pos_maps() -> tuple[dict, dict, dict]:
     """spaCy's Japanese tag → UD POS tables (``spacy.lang.ja``: TAG_MAP, TAG_ORTH_MAP,
     TAG_BIGRAM_MAP) with POS names, read from ``coding/data/ja_pos_maps.json`` (written by
     :func:`dump_ja_pos_maps`; a test checks the copy against the installed spaCy)."""
-    if not _POS_MAPS:
-        data = json.loads(POS_MAPS_FILE.read_text(encoding="utf-8"))
-        bigram = {(a, b): (cur, nxt) for a, b, cur, nxt in data["bigram"]}
-        _POS_MAPS.append((data["tag"], data["orth"], bigram))
-    return _POS_MAPS[0]
+    data = json.loads(POS_MAPS_FILE.read_text(encoding="utf-8"))
+    return data["tag"], data["orth"], {(a, b): (cur, nxt) for a, b, cur, nxt in data["bigram"]}
 
 
 def dump_ja_pos_maps() -> str:
@@ -366,9 +364,7 @@ class LexDoc:
                 if pos is None and i + 1 < n:
                     pair = bigram_map.get((tag, tags[i + 1]))
                     if pair is not None:
-                        pos, nxt = pair
-                        if pos is None:
-                            pos = tag_map.get(tag, "X")
+                        pos, nxt = pair  # pos None: the tag's own POS, below
                 if pos is None:
                     pos = tag_map.get(tag, "X")
                 out.append(pos)

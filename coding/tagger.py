@@ -332,11 +332,12 @@ class Tagger:
             surface = sent.strings[0][0]
             for c in self.past:
                 i = surface.find(c)
-                if i == -1 and not later:
+                if i != -1:
+                    rest = surface[i + len(c):] + "\x00" + later
+                elif later and any(c in string for string, _ in sent.strings[1:]):
+                    rest = later
+                else:
                     continue
-                if i == -1 and not any(c in string for string, _ in sent.strings[1:]):
-                    continue
-                rest = (surface[i + len(c):] if i != -1 else "") + "\x00" + later
                 if any(x in rest for x in self.solved):
                     return True
         return False

@@ -99,3 +99,25 @@ def test_yaml_error_is_located(tmp_path):
     p.write_text("codes:\n  - id: A\n    label: [unclosed\n", encoding="utf-8")
     with pytest.raises(CodebookError, match=r"codebook.yml:\d+: not valid YAML"):
         load_codebook(p)
+
+
+def test_learned_suggester_settings_are_checked_with_their_line(tmp_path):
+    good = (ROOT / "codebook.yml").read_text(encoding="utf-8")
+    line = next(i for i, x in enumerate(good.split("\n"), 1) if x.startswith("  learned: {"))
+    bad = "\n".join(
+        "  learned: {path: models/suggester.json, min_score: 2, veto: {kinds: [challange], below: high}, families: [case]}"
+        if i == line else x for i, x in enumerate(good.split("\n"), 1))
+    p = tmp_path / "codebook.yml"
+    p.write_text(bad, encoding="utf-8")
+    with pytest.raises(CodebookError) as e:
+        load_codebook(p)
+    msgs = [m.split("/")[-1] for m in e.value.problems]
+    assert msgs == [
+        f"codebook.yml:{line}: tagger.learned.min_score must be a number from 0 to 1 (got 2)",
+        f"codebook.yml:{line}: tagger.learned.veto.kinds must list code kinds (unknown: challange)",
+        f"codebook.yml:{line}: tagger.learned.veto.below must be a number from 0 to 1 (got 'high')",
+        f"codebook.yml:{line}: tagger.learned.families must list some of phase, theme, challenge, practice (got case)",
+    ]
+    p.write_text(good.replace("veto: {kinds: [challenge, practice, theme], below: 0.02}", "veto: 0.02"), encoding="utf-8")
+    with pytest.raises(CodebookError, match="problem"):
+        load_codebook(p)

@@ -127,6 +127,17 @@ def test_negated_cue_contrast_and_past_problem_solved_later(project, write):
     assert got == {"英語で交渉できる人材は確保できていない。", "採用に工夫はしているが、交渉できる人材はなかなか確保できない。"}
 
 
+def test_not_our_problem_and_past_problem_solved_in_the_same_sentence(project, write):
+    body = ("A: 交渉できる人材は足りない。\n\n"                                   # a problem
+            "A: 3年前までは交渉できる人材が足りなくて大変だったのですが、いまはきちんと回っています。\n\n"
+            "A: 交渉できる人材が足りなくて困っている、ということはありません。\n\n"
+            "A: 以前は交渉できる人材が足りなかった。\n\n")                       # past, never said solved
+    write("e.md", body, id="JP-E")
+    code_project(Project.open(project))
+    got = {t for t, c in _codes_by_text(project) if c == "課題⑧"}
+    assert got == {"交渉できる人材は足りない。", "以前は交渉できる人材が足りなかった。"}
+
+
 def _paraphrases(project, write, name):
     data = yaml.safe_load((ROOT / "tests" / "data" / name).read_text(encoding="utf-8"))
     items = [(c, s) for c, ss in data["positives"].items() for s in ss] + [(None, s) for s in data["negatives"]]
