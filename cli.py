@@ -5,7 +5,9 @@ result; errors a user can fix are shown as one located message, never a tracebac
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import sys
 from pathlib import Path
 
@@ -16,30 +18,84 @@ from coding.errors import CodingError
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-def project_option(f):
-    """Every command takes --project DIR (default: the current folder)."""
+# ---------------------------------------------------------------- shared options
+def project_option(lock: bool = True):
+    """``--project DIR`` (default: the current folder); with ``lock``, the command holds the
+    project's lock while it runs. Domain errors become one friendly message."""
 
-    @click.option(
-        "--project", "-p", "project", default=".", show_default=True,
-        type=click.Path(file_okay=False, path_type=Path), help="Project folder (codebook.yml, transcripts/).",
-    )
-    @functools.wraps(f)
-    def wrapper(*args, **kwargs):
-        from coding.project import ProjectLock
+    def deco(f):
+        @click.option("--project", "-p", "project", default=".", show_default=True,
+                      type=click.Path(file_okay=False, path_type=Path), help="Project folder (codebook.yml, transcripts/).")
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):
+            from coding.lock import ProjectLock
 
-        try:
-            with ProjectLock(kwargs.get("project") or Path("."), what=" ".join(sys.argv[1:3]) or f.__name__):
-                return f(*args, **kwargs)
-        except CodingError as e:
-            raise click.ClickException(f"{e}\n\nFix the file named above and run the command again.") from None
+            held = ProjectLock(kwargs["project"], what=" ".join(sys.argv[1:3]) or f.__name__) if lock else contextlib.nullcontext()
+            try:
+                with held:
+                    return f(*args, **kwargs)
+            except CodingError as e:
+                raise click.ClickException(f"{e}\n\nFix what is named above and run the command again.") from None
 
-    return wrapper
+        return wrapper
+
+    return deco
+
+
+def coders_option(help: str = "Use only these coders' decisions (repeatable; default: every person).", **kw):
+    return click.option("--coder", "coders", multiple=True, help=help, **kw)
+
+
+strict_option = click.option("--strict", is_flag=True,
+                             help="Refuse to write anything that would carry a real name, instead of masking it.")
+include_suggested_option = click.option("--include-suggested", is_flag=True,
+                                        help="Draft: also count suggestions nobody has reviewed (marked DRAFT).")
+jobs_option = click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64), help="Processes to use.")
+
+
+def output_option(help: str = "File to write (default: stdout).", **kw):
+    return click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help=help, **kw)
+
+
+def write_or_echo(text: str, output: Path | None) -> None:
+    from coding.files import atomic_write_text
+
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        atomic_write_text(output, text)
+        click.echo(f"wrote {output}")
+
+
+class Progress:
+    """A progress bar on a terminal; on a pipe or a log file, one line when the step ends."""
+
+    def __init__(self, label: str, total: int):
+        self.label, self.total, self.done = label, total, 0
+        self.tty = sys.stderr.isatty()
+        self.bar = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True) if self.tty else None
+
+    def __enter__(self) -> "Progress":
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def update(self, *_) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        elif not exc[0]:
+            click.echo(f"{self.label}: {self.done}/{self.total}", err=True)
 
 
 @click.group(context_settings=CONTEXT)
 def cli():
     """Code Japanese interview notes against a codebook, review the suggestions, and rebuild the
-    report's tables and networks from the codings.
+    study's tables and networks from the codings.
 
     Example: python cli.py run
     """
@@ -47,44 +103,44 @@ def cli():
 
 # ---------------------------------------------------------------- validate
 @cli.command()
-@project_option
+@project_option()
 @click.option("--no-names", is_flag=True, help="Skip the search for real names (no NER model load).")
-@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64), help="Processes for the name search.")
+@jobs_option
 def validate(project: Path, no_names: bool, jobs: int):
     """Check the codebook, the transcripts and the stored decisions; list every problem, and every
     real institution, company or person the notes name (masked in published outputs).
 
     Exit status 1 when something must be fixed; warnings (a ref the report does not know, a
-    pattern that can never match, a stale decision) and names do not fail.
+    pattern that can never match, a stale decision, a file in transcripts/ that is not read) and
+    names do not fail.
 
     Example: python cli.py validate --project my-study
     """
-    rep = _validate(project, names=not no_names, jobs=jobs)
+    from coding.project import validate_project
+
+    rep = validate_project(project, names=not no_names, jobs=jobs)
+    _print_validation(rep)
     if not rep.ok:
         sys.exit(1)
     click.echo(f"ok: {rep.codes} codes, {rep.transcripts} transcripts" + (f", {len(rep.stale)} stale decision(s)" if rep.stale else "")
                + (f", {len(rep.names)} real name(s) to mask" if rep.names else ""))
 
 
-def _validate(project: Path, *, names: bool = True, jobs: int = 1):
-    from coding.project import validate_project
-
-    rep = validate_project(project, names=names, jobs=jobs)
+def _print_validation(rep) -> None:
     for w in rep.warnings:
         click.echo(f"warning: {w}", err=True)
     for f in rep.names:
         click.echo(f"name: {f}", err=True)
-    if not rep.ok:
-        for p in rep.problems:
-            click.echo(f"error: {p}", err=True)
+    for p in rep.problems:
+        click.echo(f"error: {p}", err=True)
+    if rep.problems:
         click.echo(f"{len(rep.problems)} problem(s) to fix.", err=True)
-    return rep
 
 
 # ---------------------------------------------------------------- code
 @cli.command()
-@project_option
-@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64), help="Processes for parsing.")
+@project_option()
+@jobs_option
 @click.option("--min-score", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Drop suggestions scored below this.")
 @click.option("--prune", is_flag=True, help="Afterwards delete cache files no longer used (old transcript texts, old patterns, old settings).")
 def code(project: Path, jobs: int, min_score: float, prune: bool):
@@ -96,29 +152,172 @@ def code(project: Path, jobs: int, min_score: float, prune: bool):
     Example: python cli.py code --jobs 2
              python cli.py code --prune      # and delete cache files of old texts and patterns
     """
-    p = _code(project, jobs=jobs, min_score=min_score)
-    if prune:
-        from coding.project import prune_cache
-
-        res = prune_cache(p)
-        click.echo(f"pruned the cache: {res.removed} old file(s) removed ({res.freed / 2**20:.1f} MiB), {res.kept} in use kept")
-
-
-def _code(project: Path, *, jobs: int = 1, min_score: float = 0.0):
-    from coding.project import Project, code_project
+    from coding.project import Project, code_project, prune_cache
 
     p = Project.open(project)
-    with click.progressbar(length=len(p.transcripts), label="coding", file=sys.stderr, show_pos=True) as bar:
-        res = code_project(p, jobs=jobs, min_score=min_score, progress=lambda t: bar.update(1))
+    with Progress("coding", len(p.transcripts)) as bar:
+        res = code_project(p, jobs=jobs, min_score=min_score, progress=bar.update)
+    _print_code(res)
+    if prune:
+        pr = prune_cache(p)
+        click.echo(f"pruned the cache: {pr.removed} old file(s) removed ({pr.freed / 2**20:.1f} MiB), {pr.kept} in use kept")
+
+
+def _print_code(res) -> None:
+    for w in res.warnings:
+        click.echo(f"warning: {w}", err=True)
     click.echo(
         f"{res.transcripts} transcripts ({res.parsed} parsed, {res.cached} from cache); "
-        f"{res.suggestions} suggestions for {len(res.by_code)} codes; "
+        f"{res.suggestions} suggestions for {len(res.by_code)} codes ({res.source}); "
         f"{res.pending} pending review, {res.decisions} decisions"
         + (f", {res.moved} re-anchored" if res.moved else "")
         + (f", {res.stale} stale (run validate)" if res.stale else "")
     )
     click.echo(f"wrote {res.path}")
-    return p
+
+
+# ---------------------------------------------------------------- run
+@cli.command()
+@project_option()
+@jobs_option
+@strict_option
+def run(project: Path, jobs: int, strict: bool):
+    """The main job: validate, code, then write the tables and the network to outputs/.
+
+    Every published output passes the anonymity guard (real names → pseudonym or 〇〇).
+
+    Example: python cli.py run --project my-study
+    """
+    from coding.pipeline import run as run_pipeline
+
+    bars: dict[str, Progress] = {}
+
+    def progress(step: str, t) -> None:
+        if step not in bars:
+            from coding.transcripts import transcript_files
+
+            bars[step] = Progress("names" if step == "names" else "coding", len(transcript_files(project / "transcripts"))).__enter__()
+        bars[step].update()
+
+    def report(step: str, result) -> None:
+        if step in ("validate", "code") and ("names" if step == "validate" else "code") in bars:
+            bars.pop("names" if step == "validate" else "code").__exit__(None, None, None)
+        if step == "validate":
+            _print_validation(result)
+        elif step == "code":
+            _print_code(result)
+        elif step == "tables":
+            _print_tables(result)
+        else:
+            click.echo(result.summary, nl=False)
+            click.echo(f"wrote {len(result.files)} file(s) to {result.folder}: " + ", ".join(f.name for f in result.files))
+
+    res = run_pipeline(project, jobs=jobs, strict=strict, report=report, progress=progress)
+    click.echo(res.guard_summary)
+
+
+# ---------------------------------------------------------------- tables
+@cli.command()
+@project_option()
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "xlsx", "html", "json"]), multiple=True,
+              help="Format(s) to write (repeatable; default: all).")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Folder to write into (default: outputs/tables), or a file when one format is given.")
+@coders_option()
+@include_suggested_option
+@strict_option
+def tables(project: Path, fmt, output: Path | None, coders, include_suggested: bool, strict: bool):
+    """Rebuild the study's tables from the confirmed codings: rosters, comparison matrices of
+    themes × regions with attribution notes, the challenge table with quotes, the
+    challenge–practice–case table and the phase table, as the codebook's tables: section says.
+
+    Example: python cli.py tables --format json -o outputs/tables/tables.json
+    """
+    from coding.project import Project, project_guard
+    from coding.publish import publish_tables
+
+    p = Project.open(project)
+    guard = project_guard(p)
+    res = publish_tables(p, guard, formats=list(fmt) or None, output=output, coders=list(coders) or None,
+                         include_suggested=include_suggested, strict=strict)
+    click.echo(guard.summary())
+    _print_tables(res)
+
+
+def _print_tables(res) -> None:
+    for n in res.notes:
+        click.echo(f"note: {n}", err=True)
+    if res.draft:
+        click.echo("DRAFT: these tables include unreviewed suggestions.")
+    click.echo(f"{res.findings} comparison-table entries, {res.quotes} quotes; wrote {len(res.files)} file(s) to {res.folder}")
+
+
+@cli.command()
+@project_option(lock=False)
+@click.option("--by", "variable", required=True, help="Case variable (front-matter key), e.g. kind, region, attribute.")
+@click.option("--code", "codes", multiple=True, help="Codes to cross (repeatable; default: challenges, practices, themes).")
+@click.option("--unit", type=click.Choice(["transcript", "segment"]), default="transcript", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True)
+@output_option()
+@coders_option()
+@include_suggested_option
+def crosstab(project: Path, variable: str, codes, unit: str, fmt: str, output: Path | None, coders, include_suggested: bool):
+    """Cross codes with a case variable: counts (expected counts in brackets) and a χ² test per code.
+
+    Example: python cli.py crosstab --by kind --code 課題① --code 課題⑤
+    """
+    from coding.export import crosstab_text
+    from coding.project import Project, project_crosstab
+
+    p = Project.open(project)
+    ct = project_crosstab(p, variable, codes=list(codes) or None, unit=unit, coders=list(coders) or None,
+                          include_suggested=include_suggested)
+    write_or_echo(crosstab_text(ct, fmt), output)
+
+
+# ---------------------------------------------------------------- network
+@cli.command()
+@project_option()
+@click.option("--kind", type=click.Choice(["challenge-practice", "cooccurrence"]), default="challenge-practice", show_default=True,
+              help="challenge-practice: challenges, practices and cases with evidence and declared links; "
+                   "cooccurrence: KH Coder's code co-occurrence network of --family codes.")
+@click.option("--window", type=click.Choice(["segment", "paragraph", "interview"]), default="paragraph", show_default=True,
+              help="Two codes co-occur when coded in the same sentence, paragraph or interview.")
+@click.option("--family", "families", multiple=True, type=click.Choice(["phase", "theme", "challenge", "practice", "case"]),
+              help="Code families of the co-occurrence network (repeatable; default: theme = themes and findings).")
+@click.option("--orgs", "include_orgs", is_flag=True, help="Challenge–practice network: add a node per organisation.")
+@click.option("--weight-by", type=click.Choice(["windows", "orgs"]), default="windows", show_default=True,
+              help="Evidence weight (GraphML 'weight'): co-occurring windows or distinct organisations.")
+@click.option("--min-weight", default=1.0, show_default=True, type=click.FloatRange(0), help="Drop evidence edges lighter than this.")
+@click.option("--top", type=click.IntRange(0), help="Keep only the N evidence edges with the highest Jaccard (KH Coder draws 60).")
+@click.option("--community", type=click.Choice(["louvain", "greedy"]), default="louvain", show_default=True)
+@click.option("--format", "fmt", multiple=True, type=click.Choice(["graphml", "gexf", "json", "png", "html", "txt"]),
+              help="Format(s) to write (repeatable; default: all).")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), help="Folder to write into (default: outputs/network).")
+@coders_option()
+@include_suggested_option
+@strict_option
+def network(project: Path, kind: str, window: str, families, include_orgs: bool, weight_by: str, min_weight: float,
+            top: int | None, community: str, fmt, output: Path | None, coders, include_suggested: bool, strict: bool):
+    """Build the challenge–practice network (or a code co-occurrence network) from the confirmed
+    codings, with communities and centralities, and write it for Gephi (GraphML, GEXF), as
+    node-link JSON, as a PNG figure, as an offline HTML page (hover for the quotes behind a node or
+    a line, filter by region and line kind) and as a short text summary.
+
+    Example: python cli.py network --window interview -o outputs/network
+    """
+    from coding.project import Project, project_guard
+    from coding.publish import publish_network
+
+    p = Project.open(project)
+    guard = project_guard(p)
+    res = publish_network(p, guard, kind=kind, window=window, families=tuple(families) or ("theme",), include_orgs=include_orgs,
+                          weight_by=weight_by, min_weight=min_weight, top=top, community=community,
+                          formats=list(fmt) or None, output=output, coders=list(coders) or None,
+                          include_suggested=include_suggested, strict=strict)
+    click.echo(guard.summary())
+    click.echo(res.summary, nl=False)
+    click.echo(f"wrote {len(res.files)} file(s) to {res.folder}: " + ", ".join(f.name for f in res.files))
 
 
 # ---------------------------------------------------------------- export / import
@@ -130,30 +329,6 @@ def export():
     """
 
 
-@export.command("codings")
-@project_option
-@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
-@click.option("--coder", multiple=True, help="Only these coders (repeatable; 'auto' = suggestions).")
-@click.option("--status", multiple=True, type=click.Choice(["suggested", "accepted", "rejected", "manual"]))
-def export_codings_cmd(project: Path, fmt: str, output: Path | None, coder, status):
-    """Write every coding as CSV with the columns transcript_id, start, end, text, code_id,
-    code_ref, status, coder (FORMATS.md §3), then quote, score and pattern.
-
-    Example: python cli.py export codings --format csv -o codings.csv
-    """
-    from coding.project import Project, export_codings
-    from coding.store import atomic_write_text
-
-    p = Project.open(project)
-    text = export_codings(p, coders=list(coder) or None, statuses=list(status) or None)
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        atomic_write_text(output, text)
-        click.echo(f"wrote {output} ({text.count(chr(10)) - 1} rows)")
-
-
 @cli.group("import", context_settings=CONTEXT)
 def import_():
     """Import decisions made elsewhere.
@@ -162,8 +337,31 @@ def import_():
     """
 
 
+@export.command("codings")
+@project_option(lock=False)
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@output_option()
+@coders_option("Only these coders (repeatable; 'auto' = suggestions).")
+@click.option("--status", multiple=True, type=click.Choice(["suggested", "accepted", "rejected", "manual"]))
+def export_codings_cmd(project: Path, fmt: str, output: Path | None, coders, status):
+    """Write every coding as CSV with the columns transcript_id, start, end, text, code_id,
+    code_ref, status, coder (docs/formats.md), then quote, score and pattern.
+
+    Example: python cli.py export codings --format csv -o codings.csv
+    """
+    from coding.project import Project, export_codings
+
+    p = Project.open(project)
+    text = export_codings(p, coders=list(coders) or None, statuses=list(status) or None)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_or_echo(text, output)
+        click.echo(f"{text.count(chr(10)) - 1} rows")
+
+
 @import_.command("codings")
-@project_option
+@project_option()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--coder", help="Record every row as this coder's decision (default: the file's coder column).")
 def import_codings_cmd(project: Path, file: Path, coder: str | None):
@@ -186,167 +384,11 @@ def import_codings_cmd(project: Path, file: Path, coder: str | None):
         click.echo(f"wrote {f}")
 
 
-# ---------------------------------------------------------------- run
-@cli.command()
-@project_option
-@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64))
-@click.option("--strict", is_flag=True, help="Refuse to write any output that would carry a real name, instead of masking it.")
-def run(project: Path, jobs: int, strict: bool):
-    """The main job: validate, code, then write the tables and the network to outputs/.
-
-    Every published output passes the anonymity guard (real names → pseudonym or 〇〇).
-
-    Example: python cli.py run --project my-study
-    """
-    rep = _validate(project, jobs=jobs)
-    if not rep.ok:
-        raise click.ClickException(f"{len(rep.problems)} problem(s); fix them and run again (see: python cli.py validate)")
-    _code(project, jobs=jobs)
-    for step in RUN_STEPS:
-        step(project, strict=strict)
-
-
-RUN_STEPS: list = []  # later stages (tables, network) append themselves
-
-
-# ---------------------------------------------------------------- tables
-@cli.command()
-@project_option
-@click.option("--format", "fmt", type=click.Choice(["md", "csv", "xlsx", "html", "json"]), multiple=True,
-              help="Format(s) to write (repeatable; default: all).")
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Folder to write into (default: outputs/tables), or a file when one format is given.")
-@click.option("--coder", multiple=True, help="Use only these coders' decisions (default: every person).")
-@click.option("--include-suggested", is_flag=True, help="Draft: also count suggestions nobody has reviewed (marked DRAFT).")
-@click.option("--strict", is_flag=True, help="Refuse to write if a table would carry a real name, instead of masking it.")
-def tables(project: Path, fmt, output: Path | None, coder, include_suggested: bool, strict: bool):
-    """Rebuild the report's tables from the confirmed codings: rosters (図表3–5), comparison
-    tables (図表32/33) with attribution notes, the challenge table with quotes (図表34) and the
-    challenge–practice–case table (図表35).
-
-    Example: python cli.py tables --format json -o outputs/tables/tables.json
-    """
-    _tables(project, formats=list(fmt) or None, output=output, coders=list(coder) or None,
-            include_suggested=include_suggested, strict=strict)
-
-
-def _guarded_write(project: Path, write, *, strict: bool, jobs: int = 1):
-    """Run ``write(folder, transform)`` through the anonymity guard; with ``strict``, write nothing
-    when a name would have to be masked. Returns the guard (its summary says what was masked)."""
-    import shutil
-    import tempfile
-
-    from coding.anonymity import AnonymityError
-    from coding.project import Project, project_guard
-
-    guard = project_guard(Project.open(project), jobs=jobs)
-    if not strict:
-        write(None, guard.apply)
-        return guard
-    with tempfile.TemporaryDirectory() as tmp:
-        staged = write(Path(tmp), guard.apply)
-        if guard.masked:
-            raise AnonymityError(
-                "--strict: nothing written; these real names would appear in the outputs: "
-                + ", ".join(sorted(guard.masked)) + ". Add them to anonymity.yml (real_names) or rephrase the codings."
-            )
-        for src, dst in staged:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(src), str(dst))
-    return guard
-
-
-def _tables(project: Path, *, formats=None, output: Path | None = None, coders=None, include_suggested: bool = False,
-            strict: bool = False):
-    from coding.export import FORMATS, write_tables
-    from coding.project import Project, project_tables
-
-    p = Project.open(project)
-    data = project_tables(p, coders=coders, include_suggested=include_suggested)
-    formats = formats or list(FORMATS)
-    out_dir = output or p.outputs / "tables"
-    single = bool(output is not None and len(formats) == 1 and output.suffix)
-    if single and formats[0] == "csv":
-        raise click.ClickException("--format csv writes one file per table; give a folder with -o")
-    result: list = []
-
-    def write(stage: Path | None, transform):
-        target = output.parent if single else out_dir
-        files = write_tables(data, stage or target, formats, transform=transform)
-        if single:
-            final = [(files[0], output)]
-        else:
-            final = [(f, out_dir / f.name) for f in files]
-        if stage is None and single:
-            files[0].replace(output)
-        result[:] = [dst for _, dst in final]
-        return final
-
-    guard = _guarded_write(project, write, strict=strict)
-    files = result
-    click.echo(guard.summary())
-    if include_suggested:
-        click.echo("DRAFT: these tables include unreviewed suggestions.")
-    n_quotes = sum(len(r["quotes"]) for r in data["challenge_table"]["rows"])
-    n_findings = sum(len(r[reg]) for t in data["comparison_tables"].values() for r in t["rows"] for reg in r if isinstance(r[reg], list))
-    click.echo(f"{n_findings} comparison-table entries, {n_quotes} quotes; wrote {len(files)} file(s) to {output if single else out_dir}")
-
-
-RUN_STEPS.append(lambda project, strict=False: _tables(project, strict=strict))
-
-
-@cli.command()
-@project_option
-@click.option("--by", "variable", required=True, help="Case variable (front-matter key), e.g. kind, region, attribute.")
-@click.option("--code", "codes", multiple=True, help="Codes to cross (repeatable; default: challenges, practices, themes).")
-@click.option("--unit", type=click.Choice(["transcript", "segment"]), default="transcript", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
-@click.option("--coder", multiple=True, help="Use only these coders' decisions.")
-@click.option("--include-suggested", is_flag=True, help="Draft: also count unreviewed suggestions.")
-def crosstab(project: Path, variable: str, codes, unit: str, fmt: str, output: Path | None, coder, include_suggested: bool):
-    """Cross codes with a case variable: counts (expected counts in brackets) and a χ² test per code.
-
-    Example: python cli.py crosstab --by kind --code 課題① --code 課題⑤
-    """
-    import csv as _csv
-    import io
-    import json
-
-    from coding.export import crosstab_rows
-    from coding.project import Project, project_crosstab
-    from coding.store import atomic_write_text
-
-    p = Project.open(project)
-    ct = project_crosstab(p, variable, codes=list(codes) or None, unit=unit, coders=list(coder) or None,
-                          include_suggested=include_suggested)
-    if fmt == "json":
-        text = json.dumps(ct, ensure_ascii=False, indent=2) + "\n"
-    else:
-        header, rows = crosstab_rows(ct)
-        if fmt == "csv":
-            buf = io.StringIO()
-            w = _csv.writer(buf, lineterminator="\n")
-            w.writerow(header)
-            w.writerows(rows)
-            text = buf.getvalue()
-        else:
-            text = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
-            text += "".join("| " + " | ".join(r) + " |\n" for r in rows)
-            text += f"\nunit: {unit}; cells: count (expected count); χ² per code over has/has-not × {variable}.\n"
-    if output:
-        atomic_write_text(output, text)
-        click.echo(f"wrote {output}")
-    else:
-        click.echo(text, nl=False)
-
-
 # ---------------------------------------------------------------- review
 @export.command("review")
-@project_option
+@project_option(lock=False)
 @click.option("--format", "fmt", type=click.Choice(["xlsx"]), default="xlsx", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("review.xlsx"),
-              show_default=True, help="Workbook to write.")
+@output_option("Workbook to write.", default=Path("review.xlsx"), show_default=True)
 @click.option("--coder", help="Only suggestions this person has not decided yet (default: those nobody decided).")
 @click.option("--compare", multiple=True, help="Instead: the disagreements of these two coders, for adjudication (give twice).")
 @click.option("--transcript", "transcripts", multiple=True, help="Only these transcripts (repeatable).")
@@ -354,40 +396,35 @@ def crosstab(project: Path, variable: str, codes, unit: str, fmt: str, output: P
               help="Order of the rows: most confident suggestions first, or transcript order.")
 def export_review_cmd(project: Path, fmt: str, output: Path, coder: str | None, compare, transcripts, sort: str):
     """Write a review sheet: each pending suggestion with its paragraph, the matched words (red),
-    the code's definition and a decision drop-down (accept / reject / change to <code id>).
+    the code's definition and a decision drop-down (accept / reject / change to <code id>); rows
+    added at the end record codes the tagger missed.
 
     Fill it in Excel or LibreOffice, then: import review FILE --coder NAME. With --compare A
     --compare B the rows are A's and B's disagreements, to be settled as coder 'adjudicated'.
 
     Example: python cli.py export review --format xlsx --coder hanako -o review-hanako.xlsx
     """
-    from coding.nlp import atomic_write_bytes
     from coding.project import Project
-    from coding.review import review_items, write_review_xlsx
+    from coding.review import export_review
 
     if compare and len(compare) != 2:
         raise click.UsageError("give --compare exactly twice, e.g. --compare hanako --compare taro")
     p = Project.open(project)
-    if compare:
-        _known_coders(p, compare)
-    unknown = [t for t in transcripts if t not in p.by_id]
-    if unknown:
-        raise click.UsageError(f"unknown transcript id(s): {', '.join(unknown)}")
-    items = review_items(p, coder=coder, compare=tuple(compare), transcripts=list(transcripts) or None, sort=sort)
-    atomic_write_bytes(output, write_review_xlsx(p, items, compare=tuple(compare)))
+    res = export_review(p, output, coder=coder, compare=tuple(compare), transcripts=list(transcripts) or None, sort=sort)
     what = f"disagreement(s) of {compare[0]} and {compare[1]}" if compare else "suggestion(s) to review"
-    click.echo(f"wrote {output}: {len(items)} {what}")
-    if not items and not compare and not p.store().suggestions:
+    click.echo(f"wrote {output}: {res.items} {what}")
+    if res.no_suggestions:
         click.echo("no suggestions yet: run python cli.py code first")
 
 
 @import_.command("review")
-@project_option
+@project_option()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--coder", required=True, help="Whose decisions these are (codings/<coder>.csv).")
 def import_review_cmd(project: Path, file: Path, coder: str):
     """Apply a filled review sheet: accept / reject / change to <code id> become this coder's
-    decisions; rows left empty stay pending. A malformed sheet is refused whole, naming the row.
+    decisions, added rows become manual codings; rows left empty stay pending. A malformed sheet
+    is refused whole, naming the row.
 
     Example: python cli.py import review review-hanako.xlsx --coder hanako
     """
@@ -397,7 +434,7 @@ def import_review_cmd(project: Path, file: Path, coder: str):
     p = Project.open(project)
     res = import_review(p, file, coder=coder)
     click.echo(
-        f"{coder}: {res.accepted} accepted, {res.rejected} rejected, {res.changed} changed; "
+        f"{coder}: {res.accepted} accepted, {res.rejected} rejected, {res.changed} changed, {res.manual} added; "
         f"{res.pending} row(s) left pending; {res.added} new decision(s), {res.updated} updated"
     )
     click.echo(f"wrote {res.path}")
@@ -405,13 +442,13 @@ def import_review_cmd(project: Path, file: Path, coder: str):
 
 # ---------------------------------------------------------------- agreement / adjudicate
 @cli.command()
-@project_option
-@click.option("--coder", "coders", multiple=True, required=True, help="A coder to compare (exactly two; 'auto' = the tagger).")
+@project_option(lock=False)
+@coders_option("A coder to compare (exactly two; 'auto' = the tagger).", required=True)
 @click.option("--code", "codes", multiple=True, help="Only these codes (repeatable; default: every code either coder used).")
 @click.option("--roll-up", "roll_up", multiple=True, metavar="KIND",
               help="Count codes of this kind as their parent, e.g. --roll-up finding compares at theme level.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
+@output_option()
 def agreement(project: Path, coders, codes, roll_up, fmt: str, output: Path | None):
     """Intercoder agreement of two coders over segments (sentences): Cohen's kappa, Krippendorff's
     alpha and percent agreement per code and overall, then the disagreements to discuss.
@@ -420,40 +457,18 @@ def agreement(project: Path, coders, codes, roll_up, fmt: str, output: Path | No
 
     Example: python cli.py agreement --coder hanako --coder taro --format json
     """
-    import json
-
-    from coding.agreement import compare_coders, format_report, roll_up_map
+    from coding.agreement import format_report, project_agreement
     from coding.project import Project
-    from coding.store import atomic_write_text
 
     if len(coders) != 2:
         raise click.UsageError("give exactly two --coder options, e.g. --coder hanako --coder taro")
-    p = Project.open(project)
-    _known_coders(p, coders)
-    rep = compare_coders(p.store(), p.by_id, coders[0], coders[1], codes=list(codes) or None,
-                         code_order=list(p.codebook.codes), roll_up=roll_up_map(p.codebook, roll_up) if roll_up else None)
-    text = json.dumps(rep.to_dict(), ensure_ascii=False, indent=2) + "\n" if fmt == "json" else format_report(rep)
-    if output:
-        atomic_write_text(output, text)
-        click.echo(f"wrote {output}")
-    else:
-        click.echo(text, nl=False)
-
-
-def _known_coders(p, coders):
-    from coding.store import AUTO
-
-    known = set(p.store().coders) | {AUTO}
-    unknown = [c for c in coders if c not in known]
-    if unknown:
-        raise click.ClickException(
-            f"no decisions by {', '.join(unknown)} in {p.root / 'codings'} (known coders: {', '.join(sorted(known))})"
-        )
+    rep = project_agreement(Project.open(project), coders[0], coders[1], codes=list(codes) or None, roll_up=roll_up)
+    write_or_echo(json.dumps(rep.to_dict(), ensure_ascii=False, indent=2) + "\n" if fmt == "json" else format_report(rep), output)
 
 
 @cli.command()
-@project_option
-@click.option("--coder", "coders", multiple=True, required=True, help="The two coders to settle (exactly two).")
+@project_option()
+@coders_option("The two coders to settle (exactly two).", required=True)
 @click.option("--prefer", help="Settle every disagreement as this coder decided (default: leave them open).")
 @click.option("--into", default="adjudicated", show_default=True, help="The coder that receives the final set.")
 def adjudicate(project: Path, coders, prefer: str | None, into: str):
@@ -466,9 +481,8 @@ def adjudicate(project: Path, coders, prefer: str | None, into: str):
 
     Example: python cli.py adjudicate --coder hanako --coder taro
     """
-    from coding.agreement import adjudicate as settle
+    from coding.agreement import project_adjudicate
     from coding.project import Project
-    from coding.review import save_decisions
 
     if len(coders) != 2:
         raise click.UsageError("give exactly two --coder options, e.g. --coder hanako --coder taro")
@@ -476,10 +490,7 @@ def adjudicate(project: Path, coders, prefer: str | None, into: str):
         raise click.UsageError(f"--prefer must be one of the two coders ({coders[0]} or {coders[1]})")
     if into in coders or into == "auto":
         raise click.UsageError(f"--into must name a coder other than {', '.join(coders)} and auto")
-    p = Project.open(project)
-    _known_coders(p, coders)
-    res = settle(p.store(), p.by_id, coders[0], coders[1], into=into, prefer=prefer)
-    path = save_decisions(p, into, res.rows)
+    res, path = project_adjudicate(Project.open(project), coders[0], coders[1], into=into, prefer=prefer)
     click.echo(
         f"{into}: {res.agreed} agreed coding(s), {res.rejected} suggestion(s) both rejected"
         + (f", {res.preferred} settled by --prefer {prefer}" if prefer else "")
@@ -493,16 +504,15 @@ def adjudicate(project: Path, coders, prefer: str | None, into: str):
     click.echo(f"wrote {path}")
 
 
-
 # ---------------------------------------------------------------- evaluate / train
 @cli.command()
-@project_option
+@project_option()
 @click.option("--gold", "gold", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The gold coder's codings (FORMATS.md §3 CSV; accepted and manual rows count).")
+              help="The gold coder's codings (codings CSV; accepted and manual rows count).")
 @click.option("--by", type=click.Choice(["family", "code"]), default="code", show_default=True,
               help="Report per family only, or per family and per code.")
 @click.option("--format", "fmt", type=click.Choice(["text", "md", "json"]), default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
+@output_option()
 @click.option("--min-score", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Ignore suggestions scored below this.")
 @click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="An earlier --format json result: md then shows each measure as before → now.")
@@ -515,71 +525,20 @@ def evaluate(project: Path, gold: Path, by: str, fmt: str, output: Path | None, 
 
     Example: python cli.py evaluate --project tests/heldout --gold tests/heldout/gold.csv --by family
     """
-    import json
-
-    from coding.evaluate import evaluate_project, report_markdown, report_text
+    from coding.evaluate import evaluate_project, render
     from coding.project import Project
-    from coding.store import atomic_write_text
 
     p = Project.open(project)
     ev = evaluate_project(p, gold, min_score=min_score)
-    if fmt == "json":
-        text = json.dumps(ev.as_dict(), ensure_ascii=False, indent=1) + "\n"
-    elif fmt == "md":
-        before = json.loads(baseline.read_text(encoding="utf-8")) if baseline else None
-        text = report_markdown(ev, p.codebook, by=by, title=title, baseline=before) + "\n"
-    else:
-        text = report_text(ev, p.codebook, by=by)
-    if output:
-        atomic_write_text(output, text)
-        click.echo(f"wrote {output}")
-    else:
-        click.echo(text, nl=False)
-
-# ---------------------------------------------------------------- serve
-@cli.command()
-@project_option
-@click.option("--coder", required=True, help="Whose decisions you make (codings/<coder>.csv).")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port on 127.0.0.1 (0: any free one).")
-@click.option("--compare", multiple=True, help="Show these coders' decisions beside yours, to adjudicate (give twice).")
-@click.option("--open/--no-open", "open_browser", default=True, show_default=True, help="Open the page in the web browser.")
-@click.option("--sort", type=click.Choice(["score", "position"]), default="score", show_default=True,
-              help="Order of the codings within a transcript: the surest suggestions first, or as in the text (o on the page toggles).")
-def serve(project: Path, coder: str, port: int, compare, open_browser: bool, sort: str):
-    """Review in the browser: a local page (127.0.0.1 only) shows each transcript with its
-    suggestions highlighted; accept (a), reject (r), change (c) or add (m) codes with the keyboard.
-
-    Every decision is saved to codings/<coder>.csv the moment it is made, so closing the window
-    loses nothing. Press ? on the page for every key. Stop the server with Ctrl+C.
-
-    Example: python cli.py serve --coder hanako
-    """
-    import webbrowser
-
-    from coding.review import make_server
-
-    try:
-        server = make_server(project, coder, port=port, compare=tuple(compare), sort=sort)
-    except OSError as e:
-        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {e.strerror}; try --port 0 for any free port") from None
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
-    click.echo(f"Reviewing as {coder} at {url}  (decisions go to codings/{coder}.csv as you make them; Ctrl+C stops)")
-    if open_browser:
-        webbrowser.open(url)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        click.echo("stopped; every decision was already saved")
-    finally:
-        server.server_close()
+    before = json.loads(baseline.read_text(encoding="utf-8")) if baseline else None
+    write_or_echo(render(ev, p.codebook, fmt=fmt, by=by, title=title, baseline=before), output)
 
 
 @cli.command()
-@project_option
-@click.option("--coder", "coders", multiple=True, help="Learn from these coders' confirmed codings (default: every person).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Model file to write (default: the codebook's tagger.learned.path).")
-@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64), help="Processes for parsing.")
+@project_option()
+@coders_option("Learn from these coders' confirmed codings (default: every person).")
+@output_option("Model file to write (default: the file tagger.learned.model names, else models/suggester.json).")
+@jobs_option
 @click.option("--also", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Another project folder coded with the same codebook whose confirmed codings join the examples (repeatable).")
 def train(project: Path, coders, output: Path | None, jobs: int, also):
@@ -591,28 +550,70 @@ def train(project: Path, coders, output: Path | None, jobs: int, also):
     Example: python cli.py train --coder team
              python cli.py train --coder team --also ../second-study
     """
-    from coding.learn import train_project
     from coding.project import Project
+    from coding.training import train_project
 
     p = Project.open(project)
     if coders:
-        _known_coders(p, coders)
-    res, path = train_project(p, coders=list(coders) or None, output=output, jobs=jobs, also=list(also))
+        p.check_coders(coders)
+    out = train_project(p, coders=list(coders) or None, output=output, jobs=jobs, also=list(also))
+    res = out.result
     click.echo(f"learned {len(res.model.codes)} codes from {res.examples} paragraphs "
                f"({sum(res.positives.values())} coded); cross-validated F1 per code:")
     for c in res.model.codes:
         pr, rc, f1 = res.cv[c]
         click.echo(f"  {c:<10} {res.positives[c]:>3} paragraphs  threshold {res.model.thresholds[c]:.2f}  "
                    f"P {pr:.2f} R {rc:.2f} F1 {f1:.2f}")
-    click.echo(f"wrote {path}")
+    click.echo(f"wrote {out.path}")
+    if out.note:
+        click.echo(f"note: {out.note}")
+
+
+# ---------------------------------------------------------------- serve
+@cli.command()
+@project_option(lock=False)
+@click.option("--coder", required=True, help="Whose decisions you make (codings/<coder>.csv).")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port on 127.0.0.1 (0: any free one).")
+@click.option("--compare", multiple=True, help="Show these coders' decisions beside yours, to adjudicate (give twice).")
+@click.option("--open/--no-open", "open_browser", default=True, show_default=True, help="Open the page in the web browser.")
+@click.option("--sort", type=click.Choice(["score", "position"]), default="score", show_default=True,
+              help="Order of the codings within a transcript: the surest suggestions first, or as in the text (o on the page toggles).")
+def serve(project: Path, coder: str, port: int, compare, open_browser: bool, sort: str):
+    """Review in the browser: a local page (127.0.0.1 only) shows each transcript with its
+    suggestions highlighted; accept (a), reject (r), change (c) or add (m) codes with the keyboard.
+
+    Every decision is saved to codings/<coder>.csv the moment it is made, so closing the window
+    loses nothing; the project is locked only while a decision is written. Press ? on the page for
+    every key. Stop the server with Ctrl+C.
+
+    Example: python cli.py serve --coder hanako
+    """
+    import webbrowser
+
+    from coding.review import make_server
+
+    try:
+        server = make_server(project, coder, port=port, compare=tuple(compare), sort=sort)
+    except OSError as e:
+        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {e.strerror}; try --port 0 for any free port") from None
+    url = server.url  # type: ignore[attr-defined]
+    click.echo(f"Reviewing as {coder} at {url}\n(decisions go to codings/{coder}.csv as you make them; Ctrl+C stops)")
+    if open_browser:
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped; every decision was already saved")
+    finally:
+        server.server_close()
 
 
 # ---------------------------------------------------------------- qdpx
 @export.command("qdpx")
-@project_option
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The .qdpx file to write.")
-@click.option("--coder", multiple=True, help="Only these coders' codings (repeatable; default: every person, e.g. --coder adjudicated).")
-def export_qdpx_cmd(project: Path, output: Path, coder):
+@project_option(lock=False)
+@output_option("The .qdpx file to write.", required=True)
+@coders_option("Only these coders' codings (repeatable; default: every person, e.g. --coder adjudicated).")
+def export_qdpx_cmd(project: Path, output: Path, coders):
     """Write a REFI-QDA project (.qdpx) for NVivo, ATLAS.ti, MAXQDA, QualCoder...: the codebook
     as codes (groups not codable), each transcript as a text source and a case with its
     front-matter variables, and every accepted or manual coding as a selection (code-point offsets).
@@ -622,8 +623,7 @@ def export_qdpx_cmd(project: Path, output: Path, coder):
     from coding.project import Project
     from coding.qdpx import export_qdpx
 
-    p = Project.open(project)
-    res = export_qdpx(p, output, coders=list(coder) or None)
+    res = export_qdpx(Project.open(project), output, coders=list(coders) or None)
     click.echo(
         f"wrote {res.path}: {res.sources} source(s), {res.codes} code(s), {res.cases} case(s), "
         f"{res.codings} coding(s)" + (f" by {', '.join(res.coders)}" if res.coders else "")
@@ -631,7 +631,7 @@ def export_qdpx_cmd(project: Path, output: Path, coder):
 
 
 @import_.command("qdpx")
-@project_option
+@project_option()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--coder", help="Record every coding as this coder's (default: the user who made it in the other program).")
 @click.option("--offsets", type=click.Choice(["auto", "codepoint", "utf16"]), default="auto", show_default=True,
@@ -647,8 +647,7 @@ def import_qdpx_cmd(project: Path, file: Path, coder: str | None, offsets: str, 
     from coding.project import Project
     from coding.qdpx import import_qdpx
 
-    p = Project.open(project)
-    res = import_qdpx(p, file, coder=coder, offsets=offsets, skip_unknown=skip_unknown)
+    res = import_qdpx(Project.open(project), file, coder=coder, offsets=offsets, skip_unknown=skip_unknown)
     for w in res.warnings:
         click.echo(f"warning: {w}", err=True)
     for s in res.skipped:
@@ -658,74 +657,6 @@ def import_qdpx_cmd(project: Path, file: Path, coder: str | None, offsets: str, 
         click.echo(f"{c}: {n} coding(s)")
     for f in res.files:
         click.echo(f"wrote {f}")
-
-
-# ---------------------------------------------------------------- network
-@cli.command()
-@project_option
-@click.option("--kind", type=click.Choice(["challenge-practice", "cooccurrence"]), default="challenge-practice", show_default=True,
-              help="challenge-practice: challenges, practices and cases with evidence and declared links; "
-                   "cooccurrence: KH Coder's code co-occurrence network of --family codes.")
-@click.option("--window", type=click.Choice(["segment", "paragraph", "interview"]), default="paragraph", show_default=True,
-              help="Two codes co-occur when coded in the same sentence, paragraph or interview.")
-@click.option("--family", "families", multiple=True, type=click.Choice(["phase", "theme", "challenge", "practice", "case"]),
-              help="Code families of the co-occurrence network (repeatable; default: theme = themes and findings).")
-@click.option("--orgs", "include_orgs", is_flag=True, help="Challenge–practice network: add a node per organisation.")
-@click.option("--weight-by", type=click.Choice(["windows", "orgs"]), default="windows", show_default=True,
-              help="Evidence weight (GraphML 'weight'): co-occurring windows or distinct organisations.")
-@click.option("--min-weight", default=1.0, show_default=True, type=click.FloatRange(0), help="Drop evidence edges lighter than this.")
-@click.option("--top", type=click.IntRange(0), help="Keep only the N evidence edges with the highest Jaccard (KH Coder draws 60).")
-@click.option("--community", type=click.Choice(["louvain", "greedy"]), default="louvain", show_default=True)
-@click.option("--format", "fmt", multiple=True, type=click.Choice(["graphml", "gexf", "json", "png", "html", "txt"]),
-              help="Format(s) to write (repeatable; default: all).")
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), help="Folder to write into (default: outputs/network).")
-@click.option("--coder", multiple=True, help="Use only these coders' decisions (default: every person).")
-@click.option("--include-suggested", is_flag=True, help="Draft: also count suggestions nobody has reviewed (marked DRAFT).")
-@click.option("--strict", is_flag=True, help="Refuse to write if an output would carry a real name, instead of masking it.")
-def network(project: Path, kind: str, window: str, families, include_orgs: bool, weight_by: str, min_weight: float,
-            top: int | None, community: str, fmt, output: Path | None, coder, include_suggested: bool, strict: bool):
-    """Build the challenge–practice network (or a code co-occurrence network) from the confirmed
-    codings, with communities and centralities, and write it for Gephi (GraphML, GEXF), as
-    node-link JSON, as a PNG figure, as an offline HTML page (hover for the quotes behind a node or
-    a line, filter by region and line kind) and as a short text summary.
-
-    Example: python cli.py network --window interview -o outputs/network
-    """
-    _network(project, kind=kind, window=window, families=tuple(families) or ("theme",), include_orgs=include_orgs,
-             weight_by=weight_by, min_weight=min_weight, top=top, community=community, formats=list(fmt) or None,
-             output=output, coders=list(coder) or None, include_suggested=include_suggested, strict=strict)
-
-
-def _network(project: Path, *, kind: str = "challenge-practice", window: str = "paragraph", families=("theme",),
-             include_orgs: bool = False, weight_by: str = "windows", min_weight: float = 1.0, top: int | None = None,
-             community: str = "louvain", formats=None, output: Path | None = None, coders=None,
-             include_suggested: bool = False, strict: bool = False):
-    from coding.aggregate import Corpus
-    from coding.network import build_network, summarise
-    from coding.network_export import guarded, write_network
-    from coding.project import Project, confirmed_codings, project_guard
-
-    p = Project.open(project)
-    codings = confirmed_codings(p, coders=coders, include_suggested=include_suggested)
-    G = build_network(Corpus(p.transcripts, p.codebook, codings), kind, window=window, families=families,
-                      include_orgs=include_orgs, weight_by=weight_by, min_weight=min_weight, top_n=top,
-                      community=community, draft=include_suggested)
-    guard = project_guard(p)
-    G = guarded(G, guard.apply)  # every label, note and quote passes the anonymity guard
-    if strict and guard.masked:
-        from coding.anonymity import AnonymityError
-
-        raise AnonymityError("--strict: nothing written; these real names would appear in the network: "
-                             + ", ".join(sorted(guard.masked)) + ". Add them to anonymity.yml (real_names) or rephrase the codings.")
-    summary = summarise(G)
-    out_dir = output or p.outputs / "network"
-    files = write_network(G, out_dir, formats, summary=summary)
-    click.echo(guard.summary())
-    click.echo(summary, nl=False)
-    click.echo(f"wrote {len(files)} file(s) to {out_dir}: " + ", ".join(f.name for f in files))
-
-
-RUN_STEPS.append(lambda project, strict=False: _network(project, strict=strict))
 
 
 if __name__ == "__main__":

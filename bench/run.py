@@ -22,7 +22,7 @@ numbers, so every file has new text and no cache hit is free — and measures, a
 6. the peak memory of the cold run (all its processes: max over time of the summed RSS, and PSS)
    at each corpus size of ``--sizes``.
 
-When the codebook names a learned suggester that exists (``tagger.learned.path``, trained by
+When the codebook names a learned suggester that exists (``tagger.learned.model``, trained by
 ``cli.py train``), steps 2-4 are repeated with it (``--no-model`` skips this): the suggester reads
 every paragraph, so a codebook edit re-tags the edited code in the paragraphs holding its phrases
 and in those where the model (whose paragraphs the cold run records) proposes it.
@@ -329,16 +329,22 @@ def edit_transcript(path: Path) -> None:
 
 # ---------------------------------------------------------------- report
 def learned_model(codebook: Path) -> Path | None:
-    """The learned suggester the codebook names, if that file exists."""
-    try:
-        import yaml
+    """The learned suggester the codebook names (``tagger.learned.model``), if it can be used."""
+    sys.path.insert(0, str(ROOT))
+    from coding.codebook import load_codebook
+    from coding.learn import resolve_model
 
-        opts = (yaml.safe_load(codebook.read_text(encoding="utf-8")) or {}).get("tagger") or {}
-        path = (opts.get("learned") or {}).get("path")
-        p = (codebook.parent / path).resolve() if path else None
-        return p if p is not None and p.exists() else None
-    except Exception:
-        return None
+    return resolve_model(load_codebook(codebook)).path
+
+
+def rules_only(codebook: Path, dest: Path) -> Path:
+    """A copy of the codebook without its learned suggester (the rules-only runs)."""
+    text = codebook.read_text(encoding="utf-8")
+    out = text.replace("learned: {model: sample, ", "learned: {")
+    if out == text:
+        raise SystemExit(f"{codebook}: cannot find 'learned: {{model: sample, ' to make a rules-only copy")
+    dest.write_text(out, encoding="utf-8")
+    return dest
 
 
 def machine() -> dict:
@@ -414,7 +420,8 @@ def main(argv=None) -> int:
         shutil.copytree(ROOT / "coding", code / "coding", ignore=shutil.ignore_patterns("__pycache__"))
         compileall.compile_dir(str(code), quiet=1)
         samples = load_samples(args.samples)
-        codebook = ROOT / "codebook.yml"
+        shipped = ROOT / "codebook.yml"
+        codebook = rules_only(shipped, tmp / "codebook-rules-only.yml")
 
         def cli(project: Path, *extra: str, memory: bool = False) -> dict:
             return run_process([sys.executable, "-c", CLI_WRAPPER, str(code), "code", "--project", str(project), *extra],
@@ -517,17 +524,15 @@ def main(argv=None) -> int:
         runs["cold_jobs1"] = cli(main_dir, "--jobs", "1", memory=True)
 
         # the same with the learned suggester the codebook names, if it exists
-        model_path = learned_model(codebook)
+        model_path = learned_model(shipped)
         if model_path is not None and not args.no_model:
             print("with the learned suggester: cold, nothing changed, codebook edit ...", flush=True)
             md = tmp / "with-model"
             (md / "transcripts").mkdir(parents=True)
             for f in (main_dir / "transcripts").glob("*.md"):
                 shutil.copy(f, md / "transcripts" / f.name)
-            shutil.copy(codebook, md / "codebook.yml")
+            shutil.copy(shipped, md / "codebook.yml")  # its model is shipped with the code, by name
             rel = model_path.relative_to(ROOT)
-            (md / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(model_path, md / rel)
             mc = cli(md, "--jobs", str(args.jobs), memory=True)
             mw = cli(md, "--jobs", str(args.jobs))
             medits = []

@@ -13,21 +13,16 @@ the item's summary names the group's country (``summary_mention``), then by tran
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-from .codebook import Codebook, Code
+from .codebook import Code, Codebook
+from .errors import CodebookError
+from .settings import DEFAULT_STYLE, Style
 from .store import Coding
 from .transcripts import Transcript
 
-DEFAULT_SHORT = {"count": "{label}({n})", "joiner": "、", "merge_marker": "の"}
-
 
 # ---------------------------------------------------------------- attribution
-def _style(codebook: Codebook, name: str) -> Mapping[str, Any]:
-    styles = (codebook.settings.get("attribution") or {}).get("styles") or {}
-    return styles.get(name) or DEFAULT_SHORT
-
-
 def _mention(summary: str, country: str, countries: Mapping[str, Sequence[str]]) -> int | None:
     """Where ``summary`` first names ``country`` (or one of its aliases), or None."""
     if not summary or not country:
@@ -40,7 +35,7 @@ def _mention(summary: str, country: str, countries: Mapping[str, Sequence[str]])
 def attribution_note(
     orgs: Sequence[Transcript],
     *,
-    style: Mapping[str, Any] | None = None,
+    style: Style | None = None,
     summary: str = "",
     order: Sequence[str] = ("summary_mention", "transcript"),
     countries: Mapping[str, Sequence[str]] | None = None,
@@ -54,7 +49,7 @@ def attribution_note(
     >>> attribution_note([b, c, h])            # two 国立大 and a 工業大
     '国立大(2)、工業大'
     """
-    style = style or DEFAULT_SHORT
+    style = style or DEFAULT_STYLE
     countries = countries or {}
     seen: dict[str, Transcript] = {}
     for t in orgs:
@@ -63,7 +58,7 @@ def attribution_note(
     if not orgs:
         return ""
     rank = rank or {t.id: i for i, t in enumerate(orgs)}
-    labels = style.get("labels") or {}
+    labels = style.labels
     # group by attribute
     groups: dict[str, list[Transcript]] = {}
     for t in orgs:
@@ -82,9 +77,9 @@ def attribution_note(
         return tuple(k)
 
     ordered = sorted(groups, key=key)
-    count_fmt = style.get("count", "{label}({n})")
-    marker = style.get("merge_marker")
-    joiner = style.get("joiner", "、")
+    count_fmt = style.count
+    marker = style.merge_marker
+    joiner = style.joiner
     parts: list[tuple[str, list[str]]] = []  # (merge kind or '', labels)
     for attr in ordered:
         n = len(groups[attr])
@@ -102,7 +97,7 @@ def attribution_note(
             parts.append(("", [count_fmt.format(label=label, n=n) if n > 1 else label]))
     rendered = [joiner.join(ls) + (f"{marker}{kind}" if kind else "") for kind, ls in parts]
     note = joiner.join(rendered)
-    prefix = (style.get("prefix") or {})
+    prefix = style.prefix
     regions = {t.region for t in orgs}
     if len(regions) == 1 and next(iter(regions)) in prefix:
         note = prefix[next(iter(regions))] + note
@@ -136,21 +131,18 @@ class Corpus:
         return sorted((c for c in self.codings if c.code_id == code_id), key=lambda c: (r.get(c.transcript_id, 10**9), c.start, c.end))
 
     def note(self, orgs: Sequence[Transcript], style_name: str, summary: str = "") -> str:
-        att = self.codebook.settings.get("attribution") or {}
-        return attribution_note(
-            orgs, style=_style(self.codebook, style_name), summary=summary,
-            order=att.get("order") or ("summary_mention", "transcript"), countries=att.get("countries") or {},
-            rank=self.rank,
-        )
+        att = self.codebook.settings.attribution
+        return attribution_note(orgs, style=att.style(style_name), summary=summary, order=att.order,
+                                countries=att.countries, rank=self.rank)
 
 
 # ---------------------------------------------------------------- comparison tables
 def comparison_tables(corpus: Corpus) -> dict[str, Any]:
     """図表32/33: themes × regions; each cell lists its findings carried by at least one org."""
     cb = corpus.codebook
-    tables_cfg = (cb.settings.get("tables") or {})
-    style = tables_cfg.get("comparison_style", "short")
-    titles = tables_cfg.get("comparison_tables") or {}
+    tables_cfg = cb.settings.tables
+    style = tables_cfg.comparison_style
+    titles = tables_cfg.comparison_tables
     table_ids = list(titles) or sorted({t.get("table") for t in cb.of_kind("theme") if t.get("table")})
     out: dict[str, Any] = {}
     for tid in table_ids:
@@ -205,9 +197,9 @@ def _cell(corpus: Corpus, theme: Code, region: str, style: str) -> list[dict[str
 def challenge_table(corpus: Corpus) -> dict[str, Any]:
     """図表34: per challenge, quotes of the configured region's organisations with long notes."""
     cb = corpus.codebook
-    cfg = (cb.settings.get("tables") or {}).get("challenge_table") or {}
-    region = cfg.get("region")
-    style = cfg.get("style", "long")
+    cfg = cb.settings.tables.challenge_table
+    region = cfg.region
+    style = cfg.style
     by_id = corpus.by_id
     rows = []
     for ch in cb.of_kind("challenge"):
@@ -277,7 +269,7 @@ def practice_table(corpus: Corpus) -> dict[str, Any]:
 # ---------------------------------------------------------------- rosters
 def rosters(transcripts: Sequence[Transcript], codebook: Codebook) -> dict[str, list[dict[str, Any]]]:
     """図表3–5: per region, the roster groups with the published organisation names."""
-    order = (codebook.settings.get("tables") or {}).get("roster_order", "name")
+    order = codebook.settings.tables.roster_order
     ts = sorted(transcripts, key=lambda t: t.org) if order == "name" else list(transcripts)
     out: dict[str, list[dict[str, Any]]] = {}
     regions = list(codebook.regions) + sorted({t.region for t in ts} - set(codebook.regions))
@@ -310,8 +302,6 @@ def crosstab(
     codes = list(codes) if codes else [c.id for c in cb.codes.values() if c.codable and c.kind in ("challenge", "practice", "theme")]
     unknown = [c for c in codes if c not in cb.codes]
     if unknown:
-        from .errors import CodebookError
-
         raise CodebookError(f"unknown code(s): {', '.join(unknown)}")
 
     def value(t: Transcript) -> str:

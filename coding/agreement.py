@@ -21,7 +21,8 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
-from .store import AUTO, CONFIRMED, Coding, Store
+from .project import Project
+from .store import AUTO, CONFIRMED, Coding, Store, record_decisions
 from .transcripts import Transcript
 
 ADJUDICATED = "adjudicated"
@@ -380,3 +381,20 @@ def adjudicate(
         elif (d.transcript_id, d.start, d.end, d.code_id) in sugg:
             emit(d.transcript_id, d.start, d.end, d.code_id, "rejected")
     return res
+
+
+# ---------------------------------------------------------------- a project
+def project_agreement(p: Project, a: str, b: str, *, codes: Sequence[str] | None = None,
+                      roll_up: Sequence[str] = ()) -> AgreementReport:
+    """Agreement of coders ``a`` and ``b`` in project ``p`` (see :func:`compare_coders`)."""
+    p.check_coders((a, b))
+    return compare_coders(p.store(), p.by_id, a, b, codes=codes, code_order=list(p.codebook.codes),
+                          roll_up=roll_up_map(p.codebook, roll_up) if roll_up else None)
+
+
+def project_adjudicate(p: Project, a: str, b: str, *, into: str = ADJUDICATED, prefer: str | None = None):
+    """Adjudicate ``a`` and ``b`` into ``into`` and save the result; returns (result, file)."""
+    p.check_coders((a, b))
+    res = adjudicate(p.store(), p.by_id, a, b, into=into, prefer=prefer)
+    rec = record_decisions(p.root, into, res.rows, p.by_id, p.codebook.effective_ref)
+    return res, rec.path

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-import yaml
-
 from .errors import CodingError
+from .settings import load_section
 from .transcripts import Transcript
+from .yamlfile import YamlProblem, dup_keys, key_line, load_yaml
 
 NAME_LABELS = frozenset({
     "Person", "School", "Company", "Company_Group", "Corporation_Other", "Organization_Other",
@@ -54,31 +54,48 @@ class Policy:
     detect: bool = True  # run NER over the transcripts
 
 
+@dataclass(frozen=True)
+class AnonymityFile:
+    """What ``anonymity.yml`` may hold (every key optional)."""
+
+    real_names: Mapping[str, str] = field(default_factory=dict)  # real name → pseudonym
+    always_mask: tuple[str, ...] = ()  # names to mask wherever they occur
+    allow: tuple[str, ...] = ()  # flagged words that are not names of people or institutions
+    mask: str = "〇〇"
+    labels: tuple[str, ...] = ()  # GiNZA entity labels that count as names (default: NAME_LABELS)
+    detect: bool = True  # search the notes with GiNZA's NER
+
+
 def load_policy(project: Path | str, transcripts: Sequence[Transcript] = ()) -> Policy:
-    """``anonymity.yml`` of the project (optional) merged with the defaults and the pseudonyms."""
+    """``anonymity.yml`` of the project (optional) merged with the defaults and the pseudonyms.
+    Every problem (an unknown key, a value of the wrong type) is reported with its line."""
     path = Path(project) / "anonymity.yml"
-    data: dict = {}
+    data = AnonymityFile()
     if path.exists():
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            raise CodingError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: {getattr(e, 'problem', e)}") from None
-        if not isinstance(data, dict):
-            raise CodingError(f"{path}:1: expected keys real_names, always_mask, allow, mask")
-        unknown = set(data) - {"real_names", "always_mask", "allow", "mask", "labels", "detect"}
-        if unknown:
-            raise CodingError(f"{path}: unknown key(s) {', '.join(sorted(unknown))} (known: real_names, always_mask, allow, mask, labels, detect)")
-    real = {str(k): str(v) for k, v in (data.get("real_names") or {}).items()}
-    allow = set(DEFAULT_ALLOW) | {str(a) for a in data.get("allow") or []}
+            raw = load_yaml(path.read_text(encoding="utf-8-sig"))
+        except YamlProblem as e:
+            raise CodingError(f"{path}:{e.line}: {e.message}") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise CodingError(f"{path}: cannot read as UTF-8 text: {e}") from None
+        if raw is not None and not isinstance(raw, dict):
+            raise CodingError(f"{path}:1: expected keys {', '.join(f.name for f in fields(AnonymityFile))}")
+        problems: list[str] = []
+        for k in dup_keys(raw):
+            problems.append(f"{path}:{key_line(raw, k)}: key '{k}' appears twice")
+        data = load_section(AnonymityFile, raw, where="", name=str(path), line=1, problems=problems)
+        if problems:
+            raise CodingError(f"{path}: {len(problems)} problem(s)", problems)
+    real = dict(data.real_names)
+    allow = set(DEFAULT_ALLOW) | set(data.allow)
     allow |= {t.org for t in transcripts} | set(real.values())
     return Policy(
         real_names=real,
-        always_mask=tuple(str(a) for a in data.get("always_mask") or []),
+        always_mask=data.always_mask,
         allow=frozenset(allow),
-        mask=str(data.get("mask", "〇〇")),
-        labels=frozenset(data.get("labels") or NAME_LABELS),
-        detect=bool(data.get("detect", True)),
+        mask=data.mask,
+        labels=frozenset(data.labels or NAME_LABELS),
+        detect=data.detect,
     )
 
 
@@ -204,6 +221,18 @@ class Guard:
             return self.replacements[m.group(0)]
 
         return self._re.sub(sub, text)
+
+    def apply_data(self, obj):
+        """``obj`` (dicts, lists, strings) with :meth:`apply` on every string value."""
+        if isinstance(obj, str):
+            return self.apply(obj)
+        if isinstance(obj, list):
+            return [self.apply_data(v) for v in obj]
+        if isinstance(obj, tuple):
+            return tuple(self.apply_data(v) for v in obj)
+        if isinstance(obj, dict):
+            return {k: self.apply_data(v) for k, v in obj.items()}
+        return obj
 
     def check(self, text: str) -> list[str]:
         """Names that ``text`` carries (for --strict)."""

@@ -1,16 +1,18 @@
-"""Stage 2: load and validate ``codebook.yml`` — codes, their patterns, links and table settings.
+"""Stage 2: load and validate ``codebook.yml`` — codes, their patterns, links and settings.
 
-Loading collects every problem (with ``codebook.yml:LINE``, the code id and what is wrong) and
-raises one :class:`CodebookError`; problems that should not stop a run (a ref the report does not
-know, a pattern that can never match) are returned as warnings instead.
+Loading collects every problem (``codebook.yml:LINE``, the code id and what is wrong) and raises
+one :class:`CodebookError`; problems that should not stop a run (a ref the report does not know,
+a pattern that can never match) are returned as warnings instead. Settings become the typed
+:class:`coding.settings.Settings` (a misspelt key anywhere is an error with its line); patterns
+are compiled into :class:`coding.rules.Rule` trees.
 
-Schema (see README "The codebook"):
+Schema (see docs/formats.md and README "The codebook"):
 
     regions: [日本, 米国, 諸外国等]
-    transcript_order: date
     attribution: {order: [...], countries: {...}, styles: {short: {...}, long: {...}}}
-    tables: {comparison_style: short, challenge_table: {...}}
-    denial: {cues: [...]}              # phrases that deny or call a problem solved
+    tables: {...}
+    tagger: {skip: ..., regions: ..., learned: ...}
+    denial: {cues: [...]}
     codes:
       - id: 課題①
         kind: challenge
@@ -23,39 +25,38 @@ Schema (see README "The codebook"):
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping
 
 import yaml
 
 from .errors import CodebookError
+from .rules import RULE_KEYS, Rule, compile_rule
+from .settings import Settings, as_data, did_you_mean, load_settings
+from .yamlfile import YamlProblem, dup_keys, key_line, line_of, load_yaml, strip_lines
 
 KINDS = ("group", "phase", "theme", "finding", "challenge", "practice", "case")
-CODE_KEYS = {
-    "id", "kind", "label", "parent", "definition", "ref", "patterns", "codable", "deny",
-    # report attributes
+# The families evaluation and the learned suggester know (a finding counts as its theme).
+FAMILIES = ("phase", "theme", "challenge", "practice", "case")
+CORE_KEYS = ("id", "kind", "label", "parent", "definition", "ref", "patterns", "codable", "deny")
+# attributes the tables, networks and case sheets read
+ATTRIBUTE_KEYS = (
     "table", "process", "phase", "region", "counter", "summary", "latent", "problem",
     "answers", "cases", "practice", "country", "org_kind", "no_quote_note", "note_order",
-}
-RULE_KEYS = {"any", "all", "none", "phrase", "tokens", "near", "scope"}
-PATTERN_KEYS = RULE_KEYS | {"id", "score", "__line__"}
-TOP_KEYS = {
-    "version", "title", "regions", "transcript_order", "attribution", "tables", "denial", "codes",
-    "refs_file", "kinds", "tagger",
-}
+)
+CODE_KEYS = frozenset(CORE_KEYS + ATTRIBUTE_KEYS)
+PATTERN_KEYS = RULE_KEYS | {"id", "score"}
 DEFAULT_REFS = Path(__file__).with_name("data") / "report_refs.yml"
 
 
 @dataclass(frozen=True)
 class Pattern:
-    """One tagger rule of a code: a boolean tree over phrases and token patterns."""
+    """One tagger rule of a code."""
 
     id: str
     code_id: str
-    rule: Mapping[str, Any]
+    rule: Rule
     score: float
     line: int
 
@@ -86,7 +87,7 @@ class Code:
 class Codebook:
     path: Path
     codes: Mapping[str, Code]
-    settings: Mapping[str, Any]
+    settings: Settings = Settings()
     warnings: tuple[str, ...] = ()
 
     # ------------------------------------------------------------ queries
@@ -126,59 +127,45 @@ class Codebook:
         return ""
 
     def family(self, code_id: str) -> str:
-        """The family a code belongs to for evaluation: phase, theme (themes and findings), ..."""
+        """The family a code belongs to: phase, theme (themes and findings), challenge, ..."""
         kind = self.codes[code_id].kind
         return "theme" if kind == "finding" else kind
 
+    def eval_code(self, code_id: str) -> str | None:
+        """The code a coding counts as when codings are compared or learned from: a finding
+        counts as its theme; groups, a project's own kinds and unknown codes: None."""
+        c = self.codes.get(code_id)
+        while c is not None and c.kind == "finding":
+            c = self.codes.get(c.parent) if c.parent else None
+        if c is None or c.kind not in FAMILIES:
+            return None
+        return c.id
+
     @property
     def regions(self) -> list[str]:
-        return list(self.settings.get("regions") or [])
+        return list(self.settings.regions)
 
     @property
     def patterns(self) -> list[Pattern]:
         return [p for c in self.codes.values() for p in c.patterns]
 
-    @cached_property
-    def fingerprint(self) -> str:
-        """Hash of everything that changes what the tagger suggests."""
-        import hashlib
-        import json
-
-        data = [(c.id, c.deny, [(p.id, p.rule, p.score) for p in c.patterns]) for c in self.codes.values()]
-        data.append(("denial", self.settings.get("denial")))
-        return hashlib.sha1(json.dumps(data, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
     def needs(self) -> set[str]:
         """Token attributes the patterns use (NORM always; POS/TAG/DEP/... only if asked)."""
         attrs = {"NORM"}
         for p in self.patterns:
-            for tok in _iter_token_specs(p.rule):
+            for tok in p.rule.token_specs():
                 attrs.update(k.upper() for k in tok)
         return attrs
 
+    def with_codes(self, keep) -> "Codebook":
+        """The same codebook restricted to the codes ``keep`` names (for re-tagging a few)."""
+        from dataclasses import replace
+
+        keep = set(keep)
+        return replace(self, codes={k: c for k, c in self.codes.items() if k in keep})
+
 
 # ---------------------------------------------------------------- loading
-class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser when PyYAML has it
-    """A SafeLoader that records the 1-based line of every mapping under ``__line__``."""
-
-    def construct_mapping(self, node, deep=False):  # type: ignore[override]
-        keys = [self.construct_object(k, deep=True) for k, _ in node.value]
-        dup = {k for k in keys if keys.count(k) > 1 and isinstance(k, str)}
-        mapping = super().construct_mapping(node, deep=deep)
-        mapping["__line__"] = node.start_mark.line + 1
-        if dup:
-            mapping["__dupkeys__"] = sorted(dup)
-        return mapping
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items() if k not in ("__line__", "__dupkeys__")}
-    if isinstance(obj, list):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 def load_known_refs(path: Path | None = None) -> dict[str, str]:
     """ref → kind for every item of the report's reference list."""
     data = yaml.safe_load(Path(path or DEFAULT_REFS).read_text(encoding="utf-8")) or {}
@@ -196,16 +183,15 @@ def load_codebook(path: Path | str) -> Codebook:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise CodebookError(f"{name}: not found. Every project needs a codebook.yml.") from None
+        raise CodebookError(f"{name}: not found. Every project needs a codebook.yml (python cli.py init makes one).") from None
     except UnicodeDecodeError:
         raise CodebookError(f"{name}: not UTF-8. Save the codebook as UTF-8.") from None
+    except OSError as e:
+        raise CodebookError(f"{name}: cannot read: {e.strerror}") from None
     try:
-        raw = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise CodebookError(f"{name}:{line}: not valid YAML: {problem}") from None
+        raw = load_yaml(text)
+    except YamlProblem as e:
+        raise CodebookError(f"{name}:{e.line}: {e.message}") from None
     if not isinstance(raw, dict):
         raise CodebookError(f"{name}:1: the codebook must be a mapping with a 'codes:' list")
     return build_codebook(raw, path=path, name=name)
@@ -221,26 +207,21 @@ def build_codebook(raw: Mapping[str, Any], *, path: Path, name: str) -> Codebook
     def warn(line: int, code_id: str | None, msg: str) -> None:
         warnings.append(f"{name}:{line}: {code_id + ': ' if code_id else ''}{msg}")
 
-    for k in raw:
-        if k not in TOP_KEYS and not k.startswith("__"):
-            prob(raw.get("__line__", 1), None, f"unknown top-level key '{k}' (known: {', '.join(sorted(TOP_KEYS))})")
-    for k in raw.get("__dupkeys__", []):
-        prob(1, None, f"top-level key '{k}' appears twice")
-    regions = raw.get("regions") or ["日本", "米国", "諸外国等"]
-    if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
-        prob(1, None, "'regions' must be a list of names")
-        regions = []
-    kinds = tuple(KINDS) + tuple(raw.get("kinds") or ())
-    refs_file = raw.get("refs_file")
+    for k in dup_keys(raw):
+        prob(key_line(raw, k), None, f"top-level key '{k}' appears twice")
+    settings, setting_problems = load_settings(raw, name=name)
+    problems.extend(setting_problems)
+    regions = list(settings.regions)
+    kinds = tuple(KINDS) + tuple(settings.kinds)
     try:
-        known_refs = load_known_refs(path.parent / refs_file if refs_file else None)
+        known_refs = load_known_refs(path.parent / settings.refs_file if settings.refs_file else None)
     except (OSError, yaml.YAMLError, KeyError, TypeError) as e:
-        prob(1, None, f"cannot read refs_file '{refs_file}': {e}")
+        prob(key_line(raw, "refs_file"), None, f"cannot read refs_file '{settings.refs_file}': {e}")
         known_refs = {}
 
     raw_codes = raw.get("codes")
     if not isinstance(raw_codes, list):
-        prob(raw.get("__line__", 1), None, "'codes' must be a list of codes")
+        prob(key_line(raw, "codes", line_of(raw)), None, "'codes' must be a list of codes")
         raw_codes = []
     codes: dict[str, Code] = {}
     first_line: dict[str, int] = {}
@@ -248,23 +229,25 @@ def build_codebook(raw: Mapping[str, Any], *, path: Path, name: str) -> Codebook
         if not isinstance(entry, dict):
             prob(1, None, f"a code must be a mapping, got {entry!r}")
             continue
-        line = entry.get("__line__", 1)
+        line = line_of(entry)
         cid = entry.get("id")
         if cid is None or str(cid).strip() == "":
             prob(line, None, "code without 'id'")
             continue
         cid = str(cid)
-        for k in entry.get("__dupkeys__", []):
-            prob(line, cid, f"key '{k}' appears twice")
+        for k in dup_keys(entry):
+            prob(key_line(entry, k, line), cid, f"key '{k}' appears twice")
         if cid in codes:
             prob(line, cid, f"duplicate code id (first defined at line {first_line[cid]})")
             continue
         for k in entry:
-            if k not in CODE_KEYS and not k.startswith("__"):
-                prob(line, cid, f"unknown key '{k}'")
+            if isinstance(k, str) and k.startswith("__"):
+                continue
+            if k not in CODE_KEYS:
+                prob(key_line(entry, k, line), cid, f"unknown key '{k}'{did_you_mean(k, CODE_KEYS)}")
         kind = entry.get("kind")
         if kind not in kinds:
-            prob(line, cid, f"kind '{kind}' is not one of {', '.join(kinds)}")
+            prob(key_line(entry, "kind", line), cid, f"kind '{kind}' is not one of {', '.join(kinds)}{did_you_mean(kind, kinds)}")
         label = entry.get("label")
         if not label:
             prob(line, cid, "no 'label'")
@@ -272,40 +255,11 @@ def build_codebook(raw: Mapping[str, Any], *, path: Path, name: str) -> Codebook
         if ref is not None:
             ref = str(ref)
             if ref not in known_refs:
-                warn(line, cid, f"ref '{ref}' is not an item of the report (fine for a project's own code)")
-        if kind == "finding":
-            if entry.get("region") not in regions:
-                prob(line, cid, f"finding region '{entry.get('region')}' is not one of {', '.join(regions)}")
-        patterns = []
-        pids = set()
-        for i, pat in enumerate(entry.get("patterns") or []):
-            pline = pat.get("__line__", line) if isinstance(pat, dict) else line
-            if isinstance(pat, str):
-                pat = {"id": f"p{i + 1}", "phrase": pat}
-            if not isinstance(pat, dict):
-                prob(pline, cid, f"pattern {i + 1} must be a mapping or a phrase")
-                continue
-            pid = str(pat.get("id") or f"p{i + 1}")
-            if pid in pids:
-                prob(pline, cid, f"duplicate pattern id '{pid}'")
-            pids.add(pid)
-            for k in pat:
-                if k not in PATTERN_KEYS and not k.startswith("__"):
-                    prob(pline, cid, f"pattern '{pid}': unknown key '{k}' (use any/all/none/phrase/tokens/near)")
-            rule = {k: _clean(v) for k, v in pat.items() if k in RULE_KEYS}
-            if not rule:
-                prob(pline, cid, f"pattern '{pid}' has no rule (any/all/none/phrase/tokens/near)")
-                continue
-            for msg in _check_rule(rule):
-                prob(pline, cid, f"pattern '{pid}': {msg}")
-            score = pat.get("score", 0.7)
-            if not isinstance(score, (int, float)) or not 0 <= score <= 1:
-                prob(pline, cid, f"pattern '{pid}': score must be a number between 0 and 1")
-                score = 0.5
-            if rule and not _can_match(rule):
-                warn(pline, cid, f"pattern '{pid}' can never match (it only excludes, or an 'all' of nothing)")
-            patterns.append(Pattern(pid, cid, rule, float(score), pline))
-        attrs = {k: _clean(v) for k, v in entry.items() if k not in ("id", "kind", "label", "parent", "definition", "ref", "patterns", "codable", "deny") and not k.startswith("__")}
+                warn(key_line(entry, "ref", line), cid, f"ref '{ref}' is not an item of the report (fine for a project's own code)")
+        if kind == "finding" and entry.get("region") not in regions:
+            prob(key_line(entry, "region", line), cid, f"finding region '{entry.get('region')}' is not one of {', '.join(regions)}")
+        patterns = _patterns(entry, cid, line, prob, warn)
+        attrs = {k: strip_lines(v) for k, v in entry.items() if k in ATTRIBUTE_KEYS}
         codes[cid] = Code(
             id=cid,
             kind=str(kind),
@@ -323,7 +277,58 @@ def build_codebook(raw: Mapping[str, Any], *, path: Path, name: str) -> Codebook
         if not entry.get("definition") and kind != "group":
             warn(line, cid, "no 'definition': coders need one to decide")
 
-    # links: parents, practice → cases / answers, case → practice
+    _check_links(codes, prob)
+    _check_cross(settings, raw, codes, kinds, prob)
+    if problems:
+        raise CodebookError(f"{name}: {len(problems)} problem(s)", problems)
+    return Codebook(path=path, codes=codes, settings=settings, warnings=tuple(warnings))
+
+
+def _patterns(entry: Mapping, cid: str, line: int, prob, warn) -> list[Pattern]:
+    patterns = []
+    pids: set[str] = set()
+    raw_patterns = entry.get("patterns") or []
+    if not isinstance(raw_patterns, list):
+        prob(key_line(entry, "patterns", line), cid, "'patterns' must be a list")
+        return []
+    for i, pat in enumerate(raw_patterns):
+        pline = line_of(pat, line)
+        if isinstance(pat, str):
+            pat = {"id": f"p{i + 1}", "phrase": pat}
+        if not isinstance(pat, dict):
+            prob(pline, cid, f"pattern {i + 1} must be a mapping or a phrase")
+            continue
+        pid = str(pat.get("id") or f"p{i + 1}")
+        if pid in pids:
+            prob(pline, cid, f"duplicate pattern id '{pid}'")
+        pids.add(pid)
+        for k in pat:
+            if isinstance(k, str) and k.startswith("__"):
+                continue
+            if k not in PATTERN_KEYS:
+                prob(pline, cid, f"pattern '{pid}': unknown key '{k}'{did_you_mean(k, PATTERN_KEYS)} (use any/all/none/phrase/tokens/near)")
+        body = {k: strip_lines(v) for k, v in pat.items() if k in RULE_KEYS}
+        if not body:
+            prob(pline, cid, f"pattern '{pid}' has no rule (any/all/none/phrase/tokens/near)")
+            continue
+        rule, msgs = compile_rule(body, key=f"{cid}#{pid}")
+        for msg in msgs:
+            prob(pline, cid, f"pattern '{pid}': {msg}")
+        score = pat.get("score", 0.7)
+        if not isinstance(score, (int, float)) or isinstance(score, bool) or not 0 <= score <= 1:
+            prob(pline, cid, f"pattern '{pid}': score must be a number between 0 and 1")
+            score = 0.5
+        if rule is None:
+            continue
+        if not rule.can_match():
+            warn(pline, cid, f"pattern '{pid}' can never match (it only excludes, or an 'all' of nothing)")
+        patterns.append(Pattern(pid, cid, rule, float(score), pline))
+    return patterns
+
+
+def _check_links(codes: Mapping[str, Code], prob) -> None:
+    """Parents exist and do not loop; practice → cases / answers and case → practice name codes
+    of the right kind."""
     for c in codes.values():
         if c.parent is not None and c.parent not in codes:
             prob(c.line, c.id, f"unknown parent '{c.parent}'")
@@ -336,7 +341,6 @@ def build_codebook(raw: Mapping[str, Any], *, path: Path, name: str) -> Codebook
                     prob(c.line, c.id, f"'{key}' names unknown code '{target}'")
                 elif codes[str(target)].kind != want:
                     prob(c.line, c.id, f"'{key}' must name {want} codes; '{target}' is a {codes[str(target)].kind}")
-    # cycles
     for c in codes.values():
         seen = {c.id}
         cur = c
@@ -347,143 +351,40 @@ def build_codebook(raw: Mapping[str, Any], *, path: Path, name: str) -> Codebook
             seen.add(cur.parent)
             cur = codes[cur.parent]
 
-    settings = {k: _clean(v) for k, v in raw.items() if k != "codes" and not k.startswith("__")}
-    settings["regions"] = regions
-    problems.extend(_check_settings(settings, name, codes))
-    problems.extend(_check_learned(raw.get("tagger"), name, kinds))
-    if problems:
-        raise CodebookError(f"{name}: {len(problems)} problem(s)", problems)
-    return Codebook(path=path, codes=codes, settings=settings, warnings=tuple(warnings))
+
+def _check_cross(settings: Settings, raw: Mapping, codes: Mapping[str, Code], kinds, prob) -> None:
+    """Settings that name other settings, regions or kinds."""
+    tables = raw.get("tables") if isinstance(raw.get("tables"), dict) else {}
+    styles = settings.attribution.styles
+    if "comparison_style" in tables and settings.tables.comparison_style not in styles:
+        prob(key_line(tables, "comparison_style"), None,
+             f"tables.comparison_style names unknown attribution style '{settings.tables.comparison_style}'{did_you_mean(settings.tables.comparison_style, styles)}")
+    ct = tables.get("challenge_table") if isinstance(tables.get("challenge_table"), dict) else {}
+    if "style" in ct and settings.tables.challenge_table.style not in styles:
+        prob(key_line(ct, "style"), None,
+             f"tables.challenge_table.style names unknown attribution style '{settings.tables.challenge_table.style}'")
+    if settings.tables.challenge_table.region is not None and settings.tables.challenge_table.region not in settings.regions:
+        prob(key_line(ct, "region"), None,
+             f"tables.challenge_table.region '{settings.tables.challenge_table.region}' is not one of the regions ({', '.join(settings.regions)})")
+    tagger = raw.get("tagger") if isinstance(raw.get("tagger"), dict) else {}
+    kind_regions = tagger.get("regions") if isinstance(tagger.get("regions"), dict) else {}
+    for kind, regions in settings.tagger.regions.items():
+        if kind not in kinds:
+            prob(key_line(kind_regions, kind), None, f"tagger.regions: unknown code kind '{kind}'{did_you_mean(kind, kinds)}")
+        for r in regions:
+            if r not in settings.regions:
+                prob(key_line(kind_regions, kind), None, f"tagger.regions.{kind}: '{r}' is not one of the regions ({', '.join(settings.regions)})")
+    learned = tagger.get("learned") if isinstance(tagger.get("learned"), dict) else {}
+    veto = learned.get("veto") if isinstance(learned.get("veto"), dict) else {}
+    bad = [k for k in settings.tagger.learned.veto.kinds if k not in kinds]
+    if bad:
+        prob(key_line(veto, "kinds", line_of(learned)), None, f"tagger.learned.veto.kinds: unknown code kind(s) {', '.join(bad)}")
+    absent = tagger.get("absent") if isinstance(tagger.get("absent"), dict) else {}
+    bad = [k for k in settings.tagger.absent.kinds if k not in kinds]
+    if bad:
+        prob(key_line(absent, "kinds", line_of(tagger)), None, f"tagger.absent.kinds: unknown code kind(s) {', '.join(bad)}")
 
 
-def _check_settings(settings: Mapping[str, Any], name: str, codes: Mapping[str, Code]) -> list[str]:
-    out = []
-    order = settings.get("transcript_order", "date")
-    if order not in ("date", "file", "id"):
-        out.append(f"{name}: transcript_order must be date, file or id (got '{order}')")
-    styles = (settings.get("attribution") or {}).get("styles") or {}
-    for sname, st in styles.items():
-        if not isinstance(st, dict):
-            out.append(f"{name}: attribution style '{sname}' must be a mapping")
-    for key in ("comparison_style",):
-        st = (settings.get("tables") or {}).get(key)
-        if st and st not in styles:
-            out.append(f"{name}: tables.{key} names unknown attribution style '{st}'")
-    ct = (settings.get("tables") or {}).get("challenge_table") or {}
-    if ct.get("style") and ct["style"] not in styles:
-        out.append(f"{name}: tables.challenge_table.style names unknown attribution style '{ct['style']}'")
-    return out
-
-
-LEARNABLE = ("phase", "theme", "challenge", "practice")
-
-
-def _check_learned(tagger: Any, name: str, kinds: Sequence[str]) -> list[str]:
-    """Problems of ``tagger.learned`` (the learned suggester's settings), located by line."""
-    learned = tagger.get("learned") if isinstance(tagger, dict) else None
-    if learned is None:
-        return []
-    line = (tagger.get("__line__") if isinstance(tagger, dict) else None) or 1
-    if not isinstance(learned, dict):
-        return [f"{name}:{line}: tagger.learned must be a mapping (path, seeds, min_score, veto, families)"]
-    line = learned.get("__line__", line)
-    out = []
-
-    def share(where: str, value: Any) -> None:
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
-            out.append(f"{name}:{line}: {where} must be a number from 0 to 1 (got {value!r})")
-
-    for key in ("path", "seeds"):
-        if key in learned and not isinstance(learned[key], str):
-            out.append(f"{name}:{line}: tagger.learned.{key} must be a file path (got {learned[key]!r})")
-    for key in ("min_score", "min_cv_f1"):
-        if key in learned:
-            share(f"tagger.learned.{key}", learned[key])
-    if "veto" in learned:
-        veto = learned["veto"]
-        if not isinstance(veto, dict):
-            out.append(f"{name}:{line}: tagger.learned.veto must be a mapping like {{kinds: [challenge], below: 0.02}}")
-        else:
-            bad = [k for k in veto.get("kinds") or [] if k not in kinds]
-            if not isinstance(veto.get("kinds") or [], list) or bad:
-                out.append(f"{name}:{line}: tagger.learned.veto.kinds must list code kinds (unknown: {', '.join(map(str, bad))})")
-            for key in ("below", "min_cv_f1"):
-                if key in veto:
-                    share(f"tagger.learned.veto.{key}", veto[key])
-    if "families" in learned:
-        fams = learned["families"]
-        bad = [f for f in (fams if isinstance(fams, list) else [fams]) if f not in LEARNABLE]
-        if not isinstance(fams, list) or bad:
-            got = ", ".join(map(str, bad)) if isinstance(fams, list) else repr(fams)
-            out.append(f"{name}:{line}: tagger.learned.families must list some of {', '.join(LEARNABLE)} (got {got})")
-    return out
-
-
-# ---------------------------------------------------------------- rule checks
-def _iter_token_specs(rule: Any) -> Iterable[Mapping[str, Any]]:
-    if isinstance(rule, dict):
-        for k, v in rule.items():
-            if k == "tokens":
-                for tok in v or []:
-                    if isinstance(tok, dict):
-                        yield tok
-            elif k in ("any", "all", "none", "near"):
-                for sub in v or []:
-                    yield from _iter_token_specs(sub)
-
-
-def _check_rule(rule: Any, depth: int = 0) -> list[str]:
-    """Every problem of a rule tree, as short messages."""
-    if isinstance(rule, str):
-        return [] if rule.strip() else ["empty phrase"]
-    if not isinstance(rule, dict):
-        return [f"a rule must be a phrase or a mapping, got {rule!r}"]
-    out = []
-    unknown = set(rule) - RULE_KEYS
-    if unknown:
-        out.append(f"unknown key(s) {', '.join(sorted(unknown))}")
-    if "scope" in rule and rule["scope"] not in ("sentence", "paragraph"):
-        out.append(f"scope must be 'sentence' or 'paragraph', got '{rule['scope']}'")
-    for key in ("any", "all", "none", "near"):
-        if key in rule:
-            val = rule[key]
-            if not isinstance(val, list) or not val:
-                out.append(f"'{key}' must be a non-empty list")
-                continue
-            for sub in val:
-                out.extend(_check_rule(sub, depth + 1))
-    if "phrase" in rule and (not isinstance(rule["phrase"], str) or not rule["phrase"].strip()):
-        out.append("'phrase' must be a non-empty string")
-    if "tokens" in rule:
-        out.extend(_check_tokens(rule["tokens"]))
-    return out
-
-
-def _check_tokens(tokens: Any) -> list[str]:
-    if not isinstance(tokens, list) or not tokens:
-        return ["'tokens' must be a non-empty list of token specs (spaCy Matcher syntax)"]
-    from spacy.errors import MatchPatternError
-    from spacy.matcher import Matcher
-    from spacy.vocab import Vocab
-
-    try:
-        Matcher(Vocab(), validate=True).add("check", [tokens])
-    except MatchPatternError as e:
-        msgs = re.findall(r"- \[[^\]]*\] (.*)", str(e)) or [str(e).strip().splitlines()[-1]]
-        return [f"bad token pattern: {m}" for m in msgs]
-    except (ValueError, TypeError) as e:
-        return [f"bad token pattern: {e}"]
-    return []
-
-
-def _can_match(rule: Any) -> bool:
-    if isinstance(rule, str):
-        return bool(rule.strip())
-    positive = [k for k in ("any", "all", "phrase", "tokens", "near") if k in rule]
-    if not positive:
-        return False
-    if "any" in rule and not any(_can_match(r) for r in rule["any"]):
-        return False
-    if "all" in rule and not all(_can_match(r) for r in rule["all"]):
-        return False
-    return True
+def settings_data(cb: Codebook) -> dict:
+    """The codebook's settings as plain data (reports, cache keys)."""
+    return as_data(cb.settings)

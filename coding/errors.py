@@ -30,3 +30,7 @@ class StoreError(CodingError):
 
 class ProjectError(CodingError):
     """The project folder is missing something it needs."""
+
+
+class OptionError(CodingError):
+    """Options of a command that do not fit together."""

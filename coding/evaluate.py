@@ -21,17 +21,21 @@ The module also converts paragraph-level gold (``{transcript_id: [{paragraph: 1-
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Iterable, Literal, Mapping, Sequence
 
-from .codebook import Codebook
+from .codebook import FAMILIES, Codebook
 from .errors import StoreError
-from .store import CONFIRMED, Coding, validate_against
+from .nlp import DocCache, iter_parsed, normaliser
+from .project import Project
+from .store import CONFIRMED, Coding, read_codings_csv, validate_against
+from .tagger import Suggestion, Tagger
 from .transcripts import Transcript
 
 Level = Literal["paragraph", "segment"]
 LEVELS: tuple[Level, ...] = ("paragraph", "segment")
-FAMILIES = ("phase", "theme", "challenge", "practice", "case")
 
 
 @dataclass(frozen=True)
@@ -105,16 +109,6 @@ class Evaluation:
         }
 
 
-def eval_code(cb: Codebook, code_id: str) -> str | None:
-    """The code a coding counts as: a finding counts as its theme; groups and unknown codes: None."""
-    c = cb.codes.get(code_id)
-    while c is not None and c.kind == "finding":
-        c = cb.codes.get(c.parent) if c.parent else None
-    if c is None or c.kind not in FAMILIES:
-        return None
-    return c.id
-
-
 def family_codes(cb: Codebook, family: str) -> list[str]:
     """The codes of a family a unit can carry (themes, not findings; codable ones only)."""
     return [c.id for c in cb.codes.values() if c.kind == family and c.codable]
@@ -160,8 +154,8 @@ def evaluate(
     mentioned = {g.transcript_id for g in gold}
     ts = [t for t in transcripts if t.id in mentioned]
     ids = {t.id for t in ts}
-    gold_spans = [(g.transcript_id, g.start, g.end, c) for g in gold if (c := eval_code(cb, g.code_id))]
-    pred_spans = [(tid, a, b, c) for tid, a, b, code in predicted if tid in ids and (c := eval_code(cb, code))]
+    gold_spans = [(g.transcript_id, g.start, g.end, c) for g in gold if (c := cb.eval_code(g.code_id))]
+    pred_spans = [(tid, a, b, c) for tid, a, b, code in predicted if tid in ids and (c := cb.eval_code(code))]
     used = {cb.family(c) for _, _, _, c in gold_spans}
     fams = [f for f in FAMILIES if f in used]
     skipped = tuple(f for f in FAMILIES if f not in used and family_codes(cb, f) and f != "case")
@@ -299,13 +293,20 @@ def report_text(ev: Evaluation, cb: Codebook, *, by: Literal["family", "code"] =
     return "\n".join(out) + "\n"
 
 
-# ---------------------------------------------------------------- a project
-def tag_fresh(p, *, jobs: int = 1, tagger=None) -> list:
-    """The tagger's current suggestions for every transcript of project ``p``, tagged now (parses
-    come from the cache), so an evaluation never reads suggestions older than the codebook."""
-    from .nlp import DocCache, iter_parsed, normaliser
-    from .tagger import Tagger
+def render(ev: "Evaluation", cb: Codebook, *, fmt: str = "text", by: Literal["family", "code"] = "code", title: str = "",
+           baseline: Mapping | None = None) -> str:
+    """An evaluation as text, Markdown (with ``baseline``: before → now) or JSON."""
+    if fmt == "json":
+        return json.dumps(ev.as_dict(), ensure_ascii=False, indent=1) + "\n"
+    if fmt == "md":
+        return report_markdown(ev, cb, by=by, title=title, baseline=baseline) + "\n"
+    return report_text(ev, cb, by=by)
 
+
+# ---------------------------------------------------------------- a project
+def tag_fresh(p: Project, *, jobs: int = 1, tagger: Tagger | None = None) -> list[Suggestion]:
+    """The tagger's current suggestions for every transcript of ``p``, tagged now (parses come
+    from the cache), so an evaluation never reads suggestions older than the codebook."""
     settings = p.nlp_settings()
     if tagger is None:
         tagger = Tagger(p.codebook, normalise=normaliser(settings))
@@ -315,17 +316,10 @@ def tag_fresh(p, *, jobs: int = 1, tagger=None) -> list:
     return out
 
 
-def evaluate_project(p, gold_path, *, min_score: float = 0.0, jobs: int = 1) -> Evaluation:
-    """Evaluate project ``p``'s tagger against the confirmed codings in a FORMATS.md §3 CSV."""
-    from .store import read_codings_csv
-
-    gold = [g for g in read_codings_csv(gold_path, allow_suggested=False)]
+def evaluate_project(p: Project, gold_path: Path | str, *, min_score: float = 0.0, jobs: int = 1) -> "Evaluation":
+    """Evaluate ``p``'s tagger against the confirmed codings in a codings CSV."""
+    gold = read_codings_csv(gold_path, allow_suggested=False)
     check_gold(gold, p.transcripts, p.codebook, str(gold_path))
-    from dataclasses import replace
-
-    from .nlp import normaliser
-    from .tagger import Tagger
-
     tagger = Tagger(p.codebook, normalise=normaliser(p.nlp_settings()))
     preds = [(s.transcript_id, s.start, s.end, s.code_id) for s in tag_fresh(p, jobs=jobs, tagger=tagger) if s.score >= min_score]
     return replace(evaluate(p.codebook, p.transcripts, gold, preds), source=tagger.source)

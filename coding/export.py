@@ -10,14 +10,12 @@ import html
 import io
 import json
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
-from .nlp import atomic_write_bytes
-from .store import atomic_write_text
+from .files import atomic_write_bytes, atomic_write_text
 
 FORMATS = ("json", "md", "csv", "xlsx", "html")
 DRAFT = "下書き（未レビューの提案を含む） / DRAFT: includes unreviewed suggestions"
-Transform = Callable[[str], str]
 
 
 def _cell_text(entry: Mapping[str, Any]) -> str:
@@ -69,6 +67,23 @@ def crosstab_rows(ct: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
         rows.append([r["code_id"], r["label"]] + cells + [str(r["total"]), "" if r["chi2"] is None else f"{r['chi2']:.3f}",
                      "" if r["p"] is None else f"{r['p']:.4f}"])
     return header, rows
+
+
+def crosstab_text(ct: Mapping[str, Any], fmt: str = "md") -> str:
+    """A crosstab (:func:`coding.aggregate.crosstab`) as Markdown, CSV or JSON text."""
+    if fmt == "json":
+        return json.dumps(ct, ensure_ascii=False, indent=2) + "\n"
+    header, rows = crosstab_rows(ct)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+        return buf.getvalue()
+    text = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
+    text += "".join("| " + " | ".join(r) + " |\n" for r in rows)
+    return text + (f"\nunit: {ct['unit']}; cells: count (expected count); χ² per code over has/has-not × "
+                   f"{ct['variable']}.\n")
 
 
 # ---------------------------------------------------------------- renderers
@@ -128,7 +143,7 @@ def to_csv_files(tables: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def to_xlsx(tables: Mapping[str, Any], path: Path, *, transform: Transform | None = None) -> None:
+def to_xlsx(tables: Mapping[str, Any], path: Path) -> None:
     """One sheet per table: wrapped cells, column widths, frozen header, Japanese as it opens."""
     import xlsxwriter
 
@@ -149,7 +164,7 @@ def to_xlsx(tables: Mapping[str, Any], path: Path, *, transform: Transform | Non
             ws.write(r0, c, h, head)
         for i, row in enumerate(rows, start=r0 + 1):
             for c, v in enumerate(row):
-                ws.write_string(i, c, transform(v) if transform else v, cell)
+                ws.write_string(i, c, v, cell)
         for c, h in enumerate(header):
             longest = max([len(h)] + [max((len(x) for x in str(row[c]).split("\n")), default=0) for row in rows])
             ws.set_column(c, c, min(max(10, longest * 1.6), 60))
@@ -168,33 +183,30 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return cand
 
 
-def write_tables(tables: Mapping[str, Any], out_dir: Path, formats=FORMATS, *, transform: Transform | None = None) -> list[Path]:
-    """Write ``tables`` in each format under ``out_dir``; returns the files written.
-
-    ``transform`` is applied to every text that leaves the toolkit (used by the anonymity guard).
-    """
+def write_tables(tables: Mapping[str, Any], out_dir: Path, formats=FORMATS) -> list[Path]:
+    """Write ``tables`` in each format under ``out_dir``; returns the files written. (Published
+    tables pass the anonymity guard as data first: :mod:`coding.publish`.)"""
     out_dir = Path(out_dir)
-    t = transform or (lambda s: s)
     written = []
     if "json" in formats:
         p = out_dir / "tables.json"
-        atomic_write_text(p, t(to_json(tables)))
+        atomic_write_text(p, to_json(tables))
         written.append(p)
     if "md" in formats:
         p = out_dir / "tables.md"
-        atomic_write_text(p, t(to_markdown(tables)))
+        atomic_write_text(p, to_markdown(tables))
         written.append(p)
     if "html" in formats:
         p = out_dir / "tables.html"
-        atomic_write_text(p, t(to_html(tables)))
+        atomic_write_text(p, to_html(tables))
         written.append(p)
     if "csv" in formats:
         for stem, text in to_csv_files(tables).items():
             p = out_dir / f"{stem}.csv"
-            atomic_write_text(p, t(text))
+            atomic_write_text(p, text)
             written.append(p)
     if "xlsx" in formats:
         p = out_dir / "tables.xlsx"
-        to_xlsx(tables, p, transform=transform)
+        to_xlsx(tables, p)
         written.append(p)
     return written

@@ -123,6 +123,51 @@ class LearnedModel:
         return hashlib.sha1(self.to_json().encode("utf-8")).hexdigest()[:16]
 
 
+SHIPPED = Path(__file__).with_name("data") / "models"  # models shipped with the toolkit, by name
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which learned suggester a codebook gets: ``path`` (None: rules only) and, when the
+    codebook names a model that cannot be used, ``warning`` saying why and what to do."""
+
+    name: str | None
+    path: Path | None
+    warning: str = ""
+
+    def load(self) -> "LearnedModel":
+        return load_model(self.path)
+
+    def describe(self) -> str:
+        if self.path is None:
+            return "rules only" + (f" ({self.warning})" if self.warning else "")
+        return f"rules + learned suggester {self.name}"
+
+
+def shipped_models() -> list[str]:
+    return sorted(p.stem for p in SHIPPED.glob("*.json"))
+
+
+def resolve_model(cb) -> ModelChoice:
+    """The learned suggester ``tagger.learned.model`` names: a shipped model by name (no ``/``,
+    no ``.json``: e.g. ``sample``), else a file relative to the codebook's folder."""
+    name = cb.settings.tagger.learned.model
+    if not name:
+        return ModelChoice(None, None)
+    where = f"{cb.path}: tagger.learned.model '{name}'"
+    if "/" not in name and "\\" not in name and not name.endswith(".json"):
+        path = SHIPPED / f"{name}.json"
+        if path.is_file():
+            return ModelChoice(name, path)
+        return ModelChoice(name, None, f"{where} is not a model the toolkit ships ({', '.join(shipped_models())}): "
+                                       "suggestions come from the rules alone")
+    path = Path(cb.path).resolve().parent / name
+    if path.is_file():
+        return ModelChoice(name, path)
+    return ModelChoice(name, None, f"{where}: {path.name} not found beside the codebook, so suggestions come from the rules "
+                                   "alone; train one (python cli.py train) or use the shipped one (model: sample)")
+
+
 def load_model(path: Path | str) -> LearnedModel:
     path = Path(path)
     try:
@@ -252,54 +297,15 @@ def train(
     return TrainResult(model, len(examples), {c: counts[c] for c in codes}, cv)
 
 
-# ---------------------------------------------------------------- a project
-def learned_families(cb) -> tuple[str, ...]:
-    """The families the codebook's learned suggester learns (``tagger.learned.families``; the
-    codebook's loader has checked them against :data:`coding.codebook.LEARNABLE`)."""
-    return tuple((((cb.settings.get("tagger") or {}).get("learned") or {}).get("families")) or LEARNED_FAMILIES)
-
-
-def project_examples(p, *, coders: Sequence[str] | None = None, jobs: int = 1,
-                     families: Sequence[str] = LEARNED_FAMILIES) -> list[tuple]:
-    """``(transcript id, features, codes, families)`` for every paragraph the tagger would tag,
-    labelled with the confirmed codings (accepted + manual) of ``coders`` (default: every
-    person); ``families``: those the codings use at all."""
-    from .evaluate import eval_code
-    from .nlp import DocCache, iter_parsed
-    from .tagger import Tagger
-
-    cb = p.codebook
-    skipper = Tagger(cb, model=None)
-    codings = p.store().resolved(p.by_id, coders=coders)
-    by_t: dict[str, list] = {}
-    used: set[str] = set()
-    for c in codings:
-        code = eval_code(cb, c.code_id)
-        if code is not None and cb.family(code) in families:
-            by_t.setdefault(c.transcript_id, []).append((c.start, c.end, code))
-            used.add(cb.family(code))
-    labelled = frozenset(used)
-    out = []
-    for t, docs in iter_parsed(p.transcripts, p.nlp_settings(), DocCache(p.cache_dir / "nlp"), jobs=jobs):
-        spans = by_t.get(t.id, [])
-        for para, doc in zip(t.paragraphs, docs):
-            if skipper.skipped(para):
-                continue
-            codes = {code for a, b, code in spans if a < para.end and b > para.start}
-            out.append((t.id, features(doc), codes, labelled))
-    return out
-
-
+# ---------------------------------------------------------------- seed examples
 def codebook_examples(cb, tokenize) -> list[tuple]:
     """Seed examples from the codebook's own words: per code, its label, definition and summary
     (a practice also its problem and its cases' labels; a theme its findings' labels and
     summaries). They carry the report's vocabulary, which a few dozen reviewed paragraphs lack.
     ``tokenize(text)`` gives tokens with ``norm_`` and ``pos_``."""
-    from .evaluate import eval_code
-
     out = []
     for c in cb.codes.values():
-        code = eval_code(cb, c.id)
+        code = cb.eval_code(c.id)
         if code is None or c.kind not in ("theme", "finding", "challenge", "practice") or not c.codable:
             continue
         parts = [c.label, c.definition, str(c.get("summary") or ""), str(c.get("problem") or "")]
@@ -314,79 +320,15 @@ def seed_examples(path: Path, cb, tokenize) -> list[tuple]:
     """Examples from a seeds file ``{code id: [passage, ...]}`` (e.g. the report's own words)."""
     import yaml
 
-    from .evaluate import eval_code
-
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as e:
         raise ProjectError(f"{path}: cannot read the seed examples: {e}") from None
     out = []
     for code, texts in data.items():
-        target = eval_code(cb, str(code))
+        target = cb.eval_code(str(code))
         if target is None:
             raise ProjectError(f"{path}: unknown code '{code}'")
         for i, text in enumerate(texts or []):
             out.append((f"seed:{code}:{i}", features(tokenize(str(text))), {target}, SEED_FAMILIES))
     return out
-
-
-def model_path(p) -> Path:
-    """Where the codebook's ``tagger.learned.path`` puts the model (relative to the codebook)."""
-    learned = ((p.codebook.settings.get("tagger") or {}).get("learned") or {})
-    if not learned.get("path"):
-        raise ProjectError(
-            f"{p.codebook.path}: no 'tagger: {{learned: {{path: ...}}}}' setting; add one (e.g. "
-            "models/suggester.json) or give --output"
-        )
-    return Path(p.codebook.path).resolve().parent / learned["path"]
-
-
-def train_project(p, *, coders: Sequence[str] | None = None, output: Path | None = None, jobs: int = 1,
-                  seed: bool = True, also: Sequence[Path | str] = ()) -> tuple[TrainResult, Path]:
-    """Train the suggester on a project's reviewed codings and write it (atomically).
-
-    ``also``: further project folders coded with the same codebook (every person's confirmed
-    codings there join the examples; their transcripts stay in their own cross-validation groups).
-
-    With ``seed``, the codebook's definitions join the examples (:func:`codebook_examples`), and
-    so do the passages of the seeds file the codebook names (``tagger.learned.seeds``).
-    The project's cached tags are dropped, so the next ``code`` uses the new model.
-    """
-    import shutil
-
-    from .nlp import atomic_write_bytes
-
-    path = Path(output) if output else model_path(p)
-    from .nlp import lexical_tokenizer
-
-    families = learned_families(p.codebook)
-    examples = project_examples(p, coders=coders, jobs=jobs, families=families)
-    if not any(ex[2] for ex in examples):
-        raise ProjectError(f"{p.root}: no confirmed codings to learn from (import or review some first)")
-    extra = []
-    for folder in also:
-        from .project import Project
-
-        q = Project.open(folder)
-        unknown = sorted({c.code_id for c in q.store().resolved(q.by_id)} - set(p.codebook.codes))
-        if unknown:
-            raise ProjectError(f"{q.root}: codings use codes that {p.codebook.path} does not have: {', '.join(unknown[:10])}")
-        got = project_examples(q, jobs=jobs, families=families)
-        if not any(ex[2] for ex in got):
-            raise ProjectError(f"{q.root}: no confirmed codings to learn from")
-        examples += [(f"{q.root.resolve().name}:{ex[0]}", *ex[1:]) for ex in got]
-        extra.append({"project": q.root.resolve().name, "transcripts": len(q.transcripts), "paragraphs": len(got)})
-    if seed:
-        tokenize = lexical_tokenizer(p.nlp_settings())
-        examples += codebook_examples(p.codebook, tokenize)
-        seeds = ((p.codebook.settings.get("tagger") or {}).get("learned") or {}).get("seeds")
-        if seeds:
-            examples += seed_examples(Path(p.codebook.path).resolve().parent / seeds, p.codebook, tokenize)
-    info = {"project": p.root.resolve().name, "coders": list(coders or p.store().coders),
-            "transcripts": len(p.transcripts), "paragraphs": len(examples)}
-    if extra:
-        info["also"] = extra
-    res = train(examples, info=info, family_of={c: p.codebook.family(c) for c in p.codebook.codes})
-    atomic_write_bytes(path, res.model.to_json().encode("utf-8"))
-    shutil.rmtree(p.cache_dir / "tags", ignore_errors=True)
-    return res, path

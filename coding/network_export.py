@@ -25,8 +25,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import networkx as nx
 
-from .nlp import atomic_write_bytes
-from .store import atomic_write_text
+from .files import atomic_write_bytes, atomic_write_text
+from .network import summarise
 
 FORMATS = ("graphml", "gexf", "json", "png", "html", "txt")
 DATA = Path(__file__).with_name("data")
@@ -558,8 +558,6 @@ def write_network(G: nx.Graph, out_dir: Path | str, formats: Iterable[str] | Non
             atomic_write_text(path, html_text(G, pos))
         elif f == "txt":
             if summary is None:
-                from .network import summarise
-
                 summary = summarise(G)
             atomic_write_text(path, summary)
         written.append(path)

@@ -28,12 +28,13 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from .errors import ProjectError
+from .files import atomic_write_bytes, read_framed, write_framed
 from .transcripts import Transcript
 
 MODEL = "ja_ginza"
@@ -183,8 +184,6 @@ def load_nlp(settings: NlpSettings):
         keep = set(settings.components)
         nlp = spacy.load(settings.model, exclude=[n for n in names if n not in keep])
     except (OSError, ImportError) as e:
-        from .errors import ProjectError
-
         raise ProjectError(
             f"cannot load the spaCy model '{settings.model}': {e}. Install it with: pip install ja-ginza"
         ) from None
@@ -485,6 +484,15 @@ def tokenize_phrase(text: str, settings: NlpSettings | None = None) -> list[str]
     return normaliser(settings)(text)
 
 
+def empty_like(doc):
+    """An empty doc of the same kind as ``doc`` (a LexDoc, or a spaCy Doc of its vocab)."""
+    if isinstance(doc, LexDoc):
+        return LexDoc("", [], [], [], [], [])
+    from spacy.tokens import Doc
+
+    return Doc(doc.vocab, words=[])
+
+
 # ---------------------------------------------------------------- cache
 def paragraph_texts(t: Transcript) -> list[str]:
     return [p.text for p in t.paragraphs]
@@ -504,8 +512,9 @@ class DocCache:
     lexical path, ``<key>.spacy`` (DocBin) for the pipeline path. Whatever cannot be read back
     exactly — missing, truncated, corrupt, another format, other texts — counts as a miss."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, *, writable: bool = True):
         self.folder = Path(folder)
+        self.writable = writable  # False: read what is cached, write nothing (a project with problems)
 
     def path(self, key: str, lexical: bool = False) -> Path:
         return self.folder / (f"{key}.lex" if lexical else f"{key}.spacy")
@@ -534,6 +543,8 @@ class DocCache:
             return None
 
     def save_lex(self, key: str, docs: Sequence[LexDoc]) -> None:
+        if not self.writable:
+            return
         table: dict[str, int] = {}
         paras = []
         for d in docs:
@@ -561,76 +572,13 @@ class DocCache:
         return docs
 
     def save(self, key: str, docs: Sequence) -> None:
+        if not self.writable:
+            return
         from spacy.tokens import DocBin
 
         attrs = ["ORTH", "NORM", "LEMMA", "TAG", "POS", "MORPH", "HEAD", "DEP", "ENT_IOB", "ENT_TYPE", "SENT_START"]
         data = DocBin(attrs=attrs, store_user_data=False, docs=docs).to_bytes()
         atomic_write_bytes(self.path(key), data, fsync=False)
-
-
-def write_framed(path: Path, fmt: str, key: str, payload: Any, *, codec: str = "json") -> None:
-    """A cache file: one JSON header line (format, key, codec, checksum of the rest), then the
-    payload as JSON, or as ``marshal`` (3x faster to read; only ever read back after its checksum
-    matched, and the lexical cache key names the Python version)."""
-    if codec == "marshal":
-        import marshal
-
-        body = marshal.dumps(payload)
-    else:
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    head = json.dumps({"format": fmt, "key": key, "codec": codec, "sha1": hashlib.sha1(body).hexdigest()}).encode("utf-8")
-    atomic_write_bytes(path, head + b"\n" + body, fsync=False)
-
-
-def read_framed(path: Path, fmt: str, key: str) -> Any:
-    """The payload of a cache file written by :func:`write_framed`, or None when it is missing,
-    truncated, corrupt (checksum), of another format or for another key."""
-    try:
-        data = Path(path).read_bytes()
-        head, _, body = data.partition(b"\n")
-        h = json.loads(head)
-        if h.get("format") != fmt or h.get("key") != key or h.get("sha1") != hashlib.sha1(body).hexdigest():
-            return None
-        if h.get("codec", "json") == "marshal":
-            import marshal
-
-            return marshal.loads(body)
-        return json.loads(body) if h.get("codec", "json") == "json" else None
-    except Exception:
-        return None
-
-
-_FILE_MODE: list[int] = []
-
-
-def _file_mode() -> int:
-    if not _FILE_MODE:
-        mask = os.umask(0)
-        os.umask(mask)
-        _FILE_MODE.append(0o666 & ~mask)
-    return _FILE_MODE[0]
-
-
-def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
-    """Write via a temp file and rename, so readers see the old or the new file, never a torn one.
-    ``fsync=False`` for regenerable files (caches), where a lost write only costs a recompute."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, _file_mode())  # mkstemp makes 0600; a written file gets the usual mode
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 # ---------------------------------------------------------------- parsing
@@ -710,9 +658,9 @@ class ParseStats:
 class _Parser:
     """Per-process state: gives a transcript's docs from the cache or by parsing (and caching)."""
 
-    def __init__(self, settings: NlpSettings, folder: str | Path, as_spacy: bool = False):
+    def __init__(self, settings: NlpSettings, folder: str | Path, as_spacy: bool = False, writable: bool = True):
         self.settings = settings
-        self.cache = DocCache(Path(folder))
+        self.cache = DocCache(Path(folder), writable=writable)
         self.as_spacy = as_spacy
         self.lexical = settings.lexical
         self.key_base = settings.key()
@@ -748,6 +696,11 @@ MIN_PARALLEL_CHARS = 30_000  # less text than this is done in-process (starting 
 
 
 def _init_worker(settings: NlpSettings, folder: str, work: Callable, as_spacy: bool) -> None:
+    import signal
+
+    # Ctrl+C reaches the whole process group: only the parent handles it (and ends the pool);
+    # a worker interrupted mid-task would leave the pool waiting for it forever.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _WORKER
     _WORKER = (_Parser(settings, folder, as_spacy), work)
 
@@ -806,7 +759,7 @@ def map_parsed(
     if min_parallel_chars is None:
         min_parallel_chars = MIN_PARALLEL_CHARS
     if jobs <= 1 or len(transcripts) < 2 or sum(chars.values()) < min_parallel_chars:
-        parser = _Parser(settings, cache.folder, as_spacy)
+        parser = _Parser(settings, cache.folder, as_spacy, cache.writable)
         for t in transcripts:
             docs, parsed = parser.docs(t)
             account(t, parsed)
@@ -862,7 +815,7 @@ def iter_parsed(
     :class:`LexDoc`s as they are (no spaCy import). For parallel work use :func:`map_parsed`,
     which runs the consumer in the worker processes too.
     """
-    if jobs > 1:  # workers parse and cache; this process reads each transcript back in turn
+    if jobs > 1 and cache.writable:  # workers parse and cache; this process reads each transcript back in turn
         parser = _Parser(settings, cache.folder, as_spacy)
         for t, _ in map_parsed(transcripts, settings, cache, _nothing, jobs=jobs, stats=stats):
             yield t, parser.docs(t)[0]

@@ -37,7 +37,9 @@ from pathlib import Path
 from typing import Literal, Mapping, Sequence
 
 from .errors import CodingError
-from .store import AUTO, CODER_RE, Coding, Store, reanchor
+from .files import atomic_write_bytes
+from .project import Project
+from .store import AUTO, CODER_RE, Coding, check_coder, reanchor, record_decisions
 from .transcripts import Transcript, normalise_newlines
 
 NS = "urn:QDA-XML:project:1.0"
@@ -79,7 +81,7 @@ def code_name(code) -> str:
     return code.id if not code.label or code.label == code.id else f"{code.id} {code.label}"
 
 
-def build_qdpx(p, *, coders: Sequence[str] | None = None, name: str | None = None,
+def build_qdpx(p: Project, *, coders: Sequence[str] | None = None, name: str | None = None,
                now: str | None = None) -> tuple[bytes, dict]:
     """The .qdpx bytes of project ``p`` and counts; confirmed codings of ``coders`` (all people
     when None) become selections."""
@@ -87,7 +89,7 @@ def build_qdpx(p, *, coders: Sequence[str] | None = None, name: str | None = Non
     cb = p.codebook
     codings = [c for c in p.store().resolved(p.by_id, coders=coders) if c.code_id in cb.codes]
     people = sorted({c.coder for c in codings})
-    project_name = name or str(cb.settings.get("title") or Path(p.root).resolve().name)
+    project_name = name or str(cb.settings.title or Path(p.root).resolve().name)
     ET.register_namespace("", NS)
     root = ET.Element(_q("Project"), {"name": project_name, "origin": ORIGIN, "creationDateTime": now})
     if people:
@@ -194,9 +196,8 @@ def build_qdpx(p, *, coders: Sequence[str] | None = None, name: str | None = Non
     return buf.getvalue(), counts
 
 
-def export_qdpx(p, path: Path | str, *, coders: Sequence[str] | None = None) -> QdpxExport:
+def export_qdpx(p: Project, path: Path | str, *, coders: Sequence[str] | None = None) -> QdpxExport:
     """Write ``path`` (.qdpx) atomically; see the module docstring for what it holds."""
-    from .nlp import atomic_write_bytes
 
     path = Path(path)
     data, counts = build_qdpx(p, coders=coders)
@@ -546,7 +547,7 @@ def _coder_name(name: str) -> str:
     return out if out and out != AUTO else "qdpx"
 
 
-def plan_import(p, path: Path | str, *, coder: str | None = None, offsets: Offsets = "auto",
+def plan_import(p: Project, path: Path | str, *, coder: str | None = None, offsets: Offsets = "auto",
                 skip_unknown: bool = False) -> QdpxImport:
     """Codings of a .qdpx as decisions for this project, without writing anything.
 
@@ -616,11 +617,9 @@ def plan_import(p, path: Path | str, *, coder: str | None = None, offsets: Offse
     return res
 
 
-def import_qdpx(p, path: Path | str, *, coder: str | None = None, offsets: Offsets = "auto",
+def import_qdpx(p: Project, path: Path | str, *, coder: str | None = None, offsets: Offsets = "auto",
                 skip_unknown: bool = False) -> QdpxImport:
     """Merge a .qdpx's codings into the decisions (one file per coder, written atomically)."""
-    from .review import check_coder, save_decisions
-
     if coder is not None:
         check_coder(coder)
     res = plan_import(p, path, coder=coder, offsets=offsets, skip_unknown=skip_unknown)
@@ -628,5 +627,5 @@ def import_qdpx(p, path: Path | str, *, coder: str | None = None, offsets: Offse
         if not CODER_RE.match(c):
             raise QdpxError(f"{path}: user name '{c}' cannot be a coder name; use --coder")
     for c in sorted(res.by_coder):
-        res.files.append(save_decisions(p, c, [r for r in res.rows if r.coder == c]))
+        res.files.append(record_decisions(p.root, c, [r for r in res.rows if r.coder == c], p.by_id, p.codebook.effective_ref).path)
     return res

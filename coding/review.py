@@ -14,6 +14,7 @@ transcript edits like any other decision.
 from __future__ import annotations
 
 import io
+import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,37 +22,19 @@ from typing import Iterable, Literal, Mapping, Sequence
 
 from .agreement import compare_coders
 from .errors import CodingError, StoreError
-from .store import AUTO, CODER_RE, Coding, Store, reanchor, validate_against
+from .files import atomic_write_bytes
+from .lock import ProjectLock
+from .project import Project
+from .store import Coding, Store, check_coder, reanchor, record_decisions, validate_against
 from .transcripts import Transcript
 
 Action = Literal["accept", "reject", "change", "add"]
 
 
 # ---------------------------------------------------------------- saving
-def check_coder(coder: str) -> str:
-    """A person's coder name: a file name under codings/, never the tagger's ``auto``."""
-    if not coder or not CODER_RE.match(coder) or coder == AUTO:
-        raise StoreError(f"coder '{coder}' is not a valid name for a person (no spaces or / \\ : * ? \" < > |; not 'auto')")
-    return coder
-
-
-def save_decisions(p, coder: str, rows: Iterable[Coding]) -> Path:
-    """Merge ``rows`` into ``coder``'s decisions and write ``codings/<coder>.csv`` atomically.
-
-    The coder's decisions are read afresh (another tool may have written since) and those whose
-    transcript was edited are first moved to where their text now is, so that a new decision on
-    the moved span replaces the old one instead of sitting beside it.
-    """
-    check_coder(coder)
-    store = Store.open(p.root)
-    current = store.decisions.get(coder, [])
-    moved = []
-    for r in current:
-        a = reanchor(r, p.by_id.get(r.transcript_id))
-        moved.append(replace(a, anchor="ok") if a.anchor == "moved" else replace(r, anchor="ok"))
-    store.decisions[coder] = moved
-    store.merge(coder, list(rows))
-    return store.save(coder, p.codebook.effective_ref)
+def save_decisions(p: Project, coder: str, rows: Iterable[Coding]) -> Path:
+    """Write ``rows`` as ``coder``'s decisions through the store's one writing path."""
+    return record_decisions(p.root, coder, rows, p.by_id, p.codebook.effective_ref).path
 
 
 def decision_rows(
@@ -114,7 +97,7 @@ def pending_for(store: Store, transcripts: Mapping[str, Transcript], coder: str 
 
 
 def review_items(
-    p,
+    p: Project,
     *,
     coder: str | None = None,
     compare: Sequence[str] = (),
@@ -169,6 +152,7 @@ COLUMNS = ["transcript_id", "org", "start", "end", "segment", "paragraph", "code
            "matched", "score"]
 DECISION_COLUMNS = ["decision", "quote", "memo"]
 REQUIRED = ("transcript_id", "start", "end", "segment", "code_id", "decision")
+ADD_ROWS = 200  # empty rows with drop-downs below the suggestions, for codes the tagger missed
 ACCEPT = ("accept", "accepted")
 REJECT = ("reject", "rejected")
 CHANGE_RE = re.compile(r"^\s*change\s+to\s*[:：]?\s*(.+?)\s*$", re.I)
@@ -183,6 +167,9 @@ HOWTO = [
     "  reject — it does not / 却下",
     "  change to <code id> — another code applies instead / 別のコードに変更",
     "Leave 'decision' empty to decide later: the row stays pending. / 空欄の行は未決のまま残ります。",
+    "To add a code the tagger missed, add a row below the last one: transcript_id, the exact words of the transcript in",
+    "'segment' (copied so they occur once), the code in 'code_id'; leave start and end empty. It is imported as a manual coding.",
+    "タガーが見落としたコードを追加するには、最終行の下に行を追加し、transcript_id、segment（記録の語句をそのままコピー）、code_id を入力します（start と end は空欄）。",
     "'quote' = yes marks the segment as a quote for the tables; 'memo' is free text.",
     "Do not edit the columns transcript_id, start, end, segment or code_id.",
     "Then: python cli.py import review THIS_FILE.xlsx --coder YOUR_NAME",
@@ -207,7 +194,7 @@ def _matched_runs(text: str, words: Sequence[str]) -> list[tuple[str, bool]]:
     return runs
 
 
-def write_review_xlsx(p, items: Sequence[ReviewItem], *, compare: Sequence[str] = ()) -> bytes:
+def write_review_xlsx(p: Project, items: Sequence[ReviewItem], *, compare: Sequence[str] = ()) -> bytes:
     """The review workbook as bytes: one sheet 'review' with filters, a drop-down decision
     column (accept / reject / change to <code id>), conditional colours, a 'codes' sheet with every
     codable code and its definition, and a 'howto' sheet."""
@@ -260,7 +247,7 @@ def write_review_xlsx(p, items: Sequence[ReviewItem], *, compare: Sequence[str] 
                 ws.write_number(row, col, values[name], top)
             else:
                 ws.write_string(row, col, str(values.get(name, "")), wrap if name in ("paragraph", "definition") else top)
-    last = max(len(items), 1)
+    last = len(items) + ADD_ROWS  # room below the suggestions for rows the researcher adds
     dcol = columns.index("decision")
     ws.data_validation(1, dcol, last, dcol, {
         "validate": "list", "source": f"=lists!$A$1:$A${len(choices)}",
@@ -268,6 +255,10 @@ def write_review_xlsx(p, items: Sequence[ReviewItem], *, compare: Sequence[str] 
         "error_title": "Not a decision", "error_message": "Choose accept, reject or change to <code id> from the list.",
     })
     ws.data_validation(1, dcol + 1, last, dcol + 1, {"validate": "list", "source": ["yes", ""]})
+    ccol = columns.index("code_id")
+    ws.data_validation(len(items) + 1, ccol, last, ccol, {
+        "validate": "list", "source": f"=lists!$B$1:$B${len(codable)}", "input_title": "code_id",
+        "input_message": "the code to add (with transcript_id and the exact words in segment)"})
     green = wb.add_format({"bg_color": "#C6EFCE"})
     pink = wb.add_format({"bg_color": "#FFC7CE"})
     amber = wb.add_format({"bg_color": "#FFEB9C"})
@@ -280,6 +271,8 @@ def write_review_xlsx(p, items: Sequence[ReviewItem], *, compare: Sequence[str] 
     lists = wb.add_worksheet("lists")
     for i, c in enumerate(choices):
         lists.write_string(i, 0, c)
+    for i, c in enumerate(codable):
+        lists.write_string(i, 1, c.id)
     lists.hide()
     cs = wb.add_worksheet("codes")
     for col, (name, w) in enumerate([("code_id", 16), ("kind", 10), ("label", 30), ("parent", 14), ("definition", 80)]):
@@ -304,10 +297,75 @@ class ReviewImport:
     accepted: int = 0
     rejected: int = 0
     changed: int = 0
+    manual: int = 0  # rows the researcher added for codes the tagger missed
     pending: int = 0
     added: int = 0
     updated: int = 0
     path: Path | None = None
+
+
+YES = ("yes", "y", "true", "1", "x", "○", "はい")
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _decision(decision: str, cb) -> tuple[str, str | None] | str:
+    """(action, code to change to) of a decision cell, or a message saying what is wrong."""
+    low = decision.lower()
+    m = CHANGE_RE.match(decision)
+    if low in ACCEPT:
+        return "accept", None
+    if low in REJECT:
+        return "reject", None
+    if m:
+        to = m.group(1)
+        if to not in cb.codes and to.split()[0] in cb.codes:  # "change to 課題⑫ 専門人材…": the id is enough
+            to = to.split()[0]
+        if to not in cb.codes:
+            return f"decision '{decision}': unknown code id '{to}'"
+        if not cb.codes[to].codable:
+            return f"decision '{decision}': '{to}' is a group, not a codable code"
+        return "change", to
+    return f"decision '{decision}' is not accept, reject or change to <code id> (leave it empty to decide later)"
+
+
+def _added_row(where: str, tid: str, words: str, code_id: str, decision: str, by_id, cb, coder: str, quote: bool,
+               memo: str, problems: list[str]) -> Coding | None:
+    """A manual coding from a row the researcher added: transcript id, the exact words of the
+    transcript to code, and the code (code_id, or a decision 'change to <code id>')."""
+    if decision:
+        parsed = _decision(decision, cb)
+        if isinstance(parsed, str):
+            problems.append(f"{where}: {parsed}")
+            return None
+        if parsed[0] == "reject":
+            problems.append(f"{where}: an added row (no start/end) adds a coding; 'reject' has nothing to reject")
+            return None
+        if parsed[0] == "change":
+            code_id = parsed[1]
+    t = by_id.get(tid)
+    if t is None:
+        problems.append(f"{where}: added row: unknown transcript id '{tid}'")
+        return None
+    if not code_id:
+        problems.append(f"{where}: added row: give the code in code_id (or decision 'change to <code id>')")
+        return None
+    if code_id not in cb.codes or not cb.codes[code_id].codable:
+        problems.append(f"{where}: added row: '{code_id}' is not a codable code of the codebook")
+        return None
+    words = words.strip()
+    if not words:
+        problems.append(f"{where}: added row: copy the words to code into the segment cell")
+        return None
+    n = t.body.count(words)
+    if n != 1:
+        problems.append(f"{where}: added row: the words occur {n} times in {tid}"
+                        + ("; copy them exactly from the transcript" if n == 0 else "; copy a longer passage so it occurs once"))
+        return None
+    start = t.body.index(words)
+    return Coding(tid, start, start + len(words), words, code_id, "manual", coder, quote=quote, memo=memo)
 
 
 def _cell_int(value, name: str) -> int:
@@ -320,7 +378,7 @@ def _cell_int(value, name: str) -> int:
     raise ValueError
 
 
-def read_review_xlsx(p, path: Path | str, *, coder: str) -> ReviewImport:
+def read_review_xlsx(p: Project, path: Path | str, *, coder: str) -> ReviewImport:
     """Read a filled review sheet into decision rows for ``coder``. Empty decisions stay pending.
 
     A malformed sheet is refused whole: :class:`StoreError` lists every bad row as
@@ -363,36 +421,37 @@ def read_review_xlsx(p, path: Path | str, *, coder: str) -> ReviewImport:
         where = f"{path}: row {rowno}"
         raw = get("decision")
         decision = "" if raw is None else str(raw).strip()
+        tid = str(get("transcript_id") or "").strip()
+        code_id = str(get("code_id") or "").strip()
+        text = "" if get("segment") is None else str(get("segment"))
+        quote_cell = get("quote")
+        quote = str(quote_cell).strip().lower() in YES if quote_cell is not None else False
+        memo = "" if get("memo") is None else str(get("memo"))
+        if _blank(get("start")) and _blank(get("end")):  # a row the researcher added: a code the tagger missed
+            added = _added_row(where, tid, text, code_id, decision, by_id, cb, coder, quote, memo, problems)
+            if added is not None:
+                key = added.key
+                if key in seen:
+                    problems.append(f"{where}: the same words and code as row {seen[key]}")
+                    continue
+                seen[key] = rowno
+                res.rows.append(added)
+                res.manual += 1
+            continue
         if not decision:
             res.pending += 1
             continue
         try:
             start, end = _cell_int(get("start"), "start"), _cell_int(get("end"), "end")
         except ValueError:
-            problems.append(f"{where}: start/end must be whole numbers (got '{get('start')}', '{get('end')}')")
+            problems.append(f"{where}: start/end must be whole numbers (got '{get('start')}', '{get('end')}'); "
+                            "leave both empty in a row you add for a code the tagger missed")
             continue
-        tid = str(get("transcript_id") or "").strip()
-        code_id = str(get("code_id") or "").strip()
-        text = "" if get("segment") is None else str(get("segment"))
-        low = decision.lower()
-        m = CHANGE_RE.match(decision)
-        if low in ACCEPT:
-            action, to = "accept", None
-        elif low in REJECT:
-            action, to = "reject", None
-        elif m:
-            action, to = "change", m.group(1)
-            if to not in cb.codes and to.split()[0] in cb.codes:  # "change to 課題⑫ 専門人材…": the id is enough
-                to = to.split()[0]
-            if to not in cb.codes:
-                problems.append(f"{where}: decision '{decision}': unknown code id '{to}'")
-                continue
-            if not cb.codes[to].codable:
-                problems.append(f"{where}: decision '{decision}': '{to}' is a group, not a codable code")
-                continue
-        else:
-            problems.append(f"{where}: decision '{decision}' is not accept, reject or change to <code id> (leave it empty to decide later)")
+        parsed = _decision(decision, cb)
+        if isinstance(parsed, str):
+            problems.append(f"{where}: {parsed}")
             continue
+        action, to = parsed
         probe = Coding(tid, start, end, text, code_id, "accepted", coder, row=rowno)
         bad = validate_against([probe], by_id, cb.codes, str(path))
         if bad:
@@ -407,9 +466,6 @@ def read_review_xlsx(p, path: Path | str, *, coder: str) -> ReviewImport:
             continue
         seen[key] = rowno
         anchored = reanchor(probe, by_id[tid])
-        quote_cell = get("quote")
-        quote = str(quote_cell).strip().lower() in ("yes", "y", "true", "1", "x", "○") if quote_cell is not None else False
-        memo = "" if get("memo") is None else str(get("memo"))
         res.rows.extend(decision_rows(action, transcript=by_id[tid], start=anchored.start, end=anchored.end, code_id=code_id,
                                       coder=coder, suggested=sugg, to=to, quote=quote, memo=memo))
         if action == "accept":
@@ -423,7 +479,7 @@ def read_review_xlsx(p, path: Path | str, *, coder: str) -> ReviewImport:
     return res
 
 
-def import_review(p, path: Path | str, *, coder: str) -> ReviewImport:
+def import_review(p: Project, path: Path | str, *, coder: str) -> ReviewImport:
     """Apply a filled review sheet: decisions for ``coder`` are merged and saved atomically."""
     res = read_review_xlsx(p, path, coder=coder)
     before = {r.key: r for r in Store.open(p.root).decisions.get(coder, [])}
@@ -437,6 +493,27 @@ def import_review(p, path: Path | str, *, coder: str) -> ReviewImport:
     return res
 
 
+@dataclass(frozen=True)
+class ReviewExport:
+    path: Path
+    items: int
+    no_suggestions: bool  # nothing to review because `code` has not been run
+
+
+def export_review(p: Project, output: Path | str, *, coder: str | None = None, compare: Sequence[str] = (),
+                  transcripts: Sequence[str] | None = None, sort: str = "score") -> ReviewExport:
+    """Write the review workbook of ``coder``'s pending suggestions (or of two coders'
+    disagreements, ``compare``) to ``output``."""
+    if compare:
+        p.check_coders(compare)
+    unknown = [t for t in transcripts or () if t not in p.by_id]
+    if unknown:
+        raise StoreError(f"unknown transcript id(s): {', '.join(unknown)}")
+    items = review_items(p, coder=coder, compare=tuple(compare), transcripts=list(transcripts) if transcripts else None, sort=sort)
+    atomic_write_bytes(Path(output), write_review_xlsx(p, items, compare=tuple(compare)))
+    return ReviewExport(Path(output), len(items), not items and not compare and not p.store().suggestions)
+
+
 # ---------------------------------------------------------------- the review page (serve)
 class ReviewSession:
     """The state behind the local review page: one coder, the project's transcripts, and the
@@ -445,8 +522,6 @@ class ReviewSession:
     def __init__(self, root: Path | str, coder: str, *, compare: Sequence[str] = (), sort: str = "score"):
         import secrets
         import threading
-
-        from .project import Project
 
         self.root = Path(root)
         self.coder = check_coder(coder)
@@ -545,7 +620,9 @@ class ReviewSession:
                                      memo=current.memo if current else "")
             else:
                 raise StoreError(f"unknown action '{action}'")
-            path = save_decisions(self.p, self.coder, rows)
+            # the project is locked only while writing: the page runs beside other commands
+            with ProjectLock(self.root, what=f"serve: saving {self.coder}'s decision", wait=30.0):
+                path = save_decisions(self.p, self.coder, rows)
         out = self.transcript(tid)
         out["saved"] = {"file": str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path),
                         "rows": [{"code": r.code_id, "status": r.status, "quote": r.quote} for r in rows]}
@@ -562,14 +639,26 @@ def review_page(session: ReviewSession) -> bytes:
             .replace("__CONFIG__", _json.dumps({"coder": session.coder, "sort": session.sort}, ensure_ascii=False))).encode("utf-8")
 
 
+MAX_BODY = 2 << 20  # a decision request is a few hundred bytes; a long manual coding or memo fits easily
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number a decision can carry")
+
+
 def make_server(root: Path | str, coder: str, *, port: int = 8765, compare: Sequence[str] = (), sort: str = "score",
                 log=None):
-    """A review server on 127.0.0.1 only (port 0: any free port). Every API call needs the page's
-    token and a loopback Host header, so other web pages open in the browser cannot send decisions
-    (cross-site requests and DNS rebinding). Call ``serve_forever()``; ``server.session`` is the state."""
-    import json
+    """A review server on 127.0.0.1 only (port 0: any free port).
+
+    Every request, the page included, needs the session's token (in the address printed in the
+    terminal, ``server.url``, then in a header): another account on a shared machine can reach
+    the port but not read the transcripts or send decisions. A loopback Host header is required
+    too (DNS rebinding), and the page may not be framed. Request bodies are bounded and checked;
+    every bad request gets an answer. Call ``serve_forever()``; ``server.session`` is the state.
+    """
+    import hmac
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    from urllib.parse import unquote, urlsplit
+    from urllib.parse import parse_qs, unquote, urlsplit
 
     session = ReviewSession(root, coder, compare=compare, sort=sort)
 
@@ -586,33 +675,38 @@ def make_server(root: Path | str, coder: str, *, port: int = 8765, compare: Sequ
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
             self.send_header("X-Content-Type-Options", "nosniff")
+            self.send_header("X-Frame-Options", "DENY")
+            self.send_header("Content-Security-Policy", "frame-ancestors 'none'")
+            self.send_header("Referrer-Policy", "no-referrer")
             self.end_headers()
             self.wfile.write(body)
 
         def _json(self, status: int, obj) -> None:
             self._send(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"))
 
-        def _allowed(self, api: bool) -> bool:
+        def _allowed(self, token: str | None) -> bool:
             host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
             if host not in ("127.0.0.1", "localhost", "::1"):
                 self._json(403, {"error": "this page answers on 127.0.0.1 only"})
                 return False
-            if api and self.headers.get("X-Review-Token") != session.token:
-                self._json(403, {"error": "missing or wrong token: reload the page"})
+            if not token or not hmac.compare_digest(token.encode("utf-8", "replace"), session.token.encode()):
+                self._json(403, {"error": "missing or wrong token: open the address printed in the terminal"})
                 return False
             return True
 
         def do_GET(self):  # noqa: N802
-            path = urlsplit(self.path).path
-            if not self._allowed(api=path.startswith("/api/")):
+            url = urlsplit(self.path)
+            api = url.path.startswith("/api/")
+            token = self.headers.get("X-Review-Token") if api else (parse_qs(url.query).get("token") or [None])[0]
+            if not self._allowed(token):
                 return
             try:
-                if path == "/":
+                if url.path == "/":
                     self._send(200, review_page(session), "text/html; charset=utf-8")
-                elif path == "/api/state":
+                elif url.path == "/api/state":
                     self._json(200, session.state())
-                elif path.startswith("/api/transcript/"):
-                    self._json(200, session.transcript(unquote(path[len("/api/transcript/"):])))
+                elif url.path.startswith("/api/transcript/"):
+                    self._json(200, session.transcript(unquote(url.path[len("/api/transcript/"):])))
                 else:
                     self._json(404, {"error": "not found"})
             except CodingError as e:
@@ -620,25 +714,39 @@ def make_server(root: Path | str, coder: str, *, port: int = 8765, compare: Sequ
 
         def do_POST(self):  # noqa: N802
             path = urlsplit(self.path).path
-            if not self._allowed(api=True):
+            if not self._allowed(self.headers.get("X-Review-Token")):
                 return
             if path != "/api/decide":
                 self._json(404, {"error": "not found"})
                 return
             try:
-                length = int(self.headers.get("Content-Length") or 0)
-                req = json.loads(self.rfile.read(min(length, 1 << 20)).decode("utf-8"))
+                length = int(self.headers.get("Content-Length") or "")
+            except ValueError:
+                self._json(411, {"error": "a Content-Length header with the body's size is required"})
+                return
+            if not 0 < length <= MAX_BODY:
+                self.close_connection = True
+                self._json(413, {"error": f"the request body must be 1 to {MAX_BODY} bytes"})
+                return
+            try:
+                req = json.loads(self.rfile.read(length).decode("utf-8"), parse_constant=_no_constant)
                 if not isinstance(req, dict):
                     raise ValueError
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 self._json(400, {"error": "the request is not a JSON object"})
                 return
             try:
                 self._json(200, session.decide(req))
             except CodingError as e:
                 self._json(400, {"error": str(e)})
+            except (TypeError, ValueError, OverflowError, RecursionError) as e:
+                self._json(400, {"error": f"bad request: {e}"})
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # many quick saves at once are queued, not reset
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", port), Handler)
     server.session = session  # type: ignore[attr-defined]
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/?token={session.token}"  # type: ignore[attr-defined]
     return server

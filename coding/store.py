@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from .errors import StoreError
+from .files import atomic_write_text
 from .transcripts import Transcript
 
 COLUMNS = ["transcript_id", "start", "end", "text", "code_id", "code_ref", "status", "coder"]
@@ -69,34 +68,6 @@ class Coding:
 
 
 # ---------------------------------------------------------------- files
-def _umask_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-_FILE_MODE = _umask_mode()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; a written file gets the usual mode
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def codings_dir(project: Path) -> Path:
     return Path(project) / "codings"
 
@@ -307,6 +278,41 @@ class Store:
     def all_rows(self, transcripts: Mapping[str, Transcript]) -> list[Coding]:
         """Every suggestion and every decision (for export)."""
         return sorted(self.suggestions + self.anchored(transcripts), key=lambda c: (*_sort_key(c), c.coder))
+
+
+def check_coder(coder: str) -> str:
+    """A person's coder name: a file name under codings/, never the tagger's ``auto``."""
+    if not coder or not CODER_RE.match(coder) or coder == AUTO:
+        raise StoreError(f"coder '{coder}' is not a valid name for a person (no spaces or / \\ : * ? \" < > |; not 'auto')")
+    return coder
+
+
+@dataclass(frozen=True)
+class Recorded:
+    path: Path
+    added: int
+    changed: int
+
+
+def record_decisions(project: Path | str, coder: str, rows: Iterable[Coding], transcripts: Mapping[str, Transcript],
+                     code_ref=lambda cid: "") -> Recorded:
+    """The one way decisions are written (import, review sheet, review page, REFI-QDA import,
+    adjudication): merge ``rows`` into ``coder``'s decisions and write ``codings/<coder>.csv``
+    atomically.
+
+    The coder's decisions are read afresh (another tool may have written since) and those whose
+    transcript was edited are first moved to where their text now is, so that a new decision on
+    the moved span replaces the old one instead of sitting beside it.
+    """
+    check_coder(coder)
+    store = Store.open(project, suggestions=False)
+    current = []
+    for r in store.decisions.get(coder, []):
+        a = reanchor(r, transcripts.get(r.transcript_id))
+        current.append(replace(a, anchor="ok") if a.anchor == "moved" else replace(r, anchor="ok"))
+    store.decisions[coder] = current
+    added, changed = store.merge(coder, list(rows))
+    return Recorded(store.save(coder, code_ref), added, changed)
 
 
 def reanchor(r: Coding, t: Transcript | None) -> Coding:

@@ -16,12 +16,13 @@ default) are not suggested in a sentence that denies the problem or calls it sol
 Codebook settings under ``tagger:`` (all optional):
 
 * ``skip: {speakers: [Q, 問], prefixes: [（メモ）]}`` — paragraphs not tagged: the interviewer's
-  questions and the note-taker's memos are not the organisation's words;
+  questions and the note-taker's memos are not the organisation's words (these are the defaults);
 * ``regions: {challenge: [日本]}`` — codes of a kind are suggested only in transcripts of these
-  regions (the report's challenges are those Japanese organisations raise);
-* ``learned: {path: models/suggester.json}`` — add a learned suggester's suggestions
-  (:mod:`coding.learn`, trained by ``python cli.py train``; the path is relative to the codebook's
-  folder). Its suggestions name ``model:<score>`` as their source; a suggestion both a rule and
+  regions (the sample report's challenges are those Japanese organisations raise; by default
+  every kind is suggested in every region);
+* ``learned: {model: sample}`` — add a learned suggester's suggestions (:mod:`coding.learn`: a
+  model shipped by name, or a file relative to the codebook's folder written by
+  ``python cli.py train``). Its suggestions name ``model:<score>`` as their source; a suggestion both a rule and
   the model make names both and scores ``1 - (1 - rule) (1 - model)``. ``min_score``: the model
   adds a code on its own only when at least this sure; ``veto: {kinds: [challenge], below: 0.02}``:
   a rule suggestion of a code of these kinds is dropped when the model gives the code's
@@ -33,12 +34,13 @@ from __future__ import annotations
 
 import bisect
 import unicodedata
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Mapping, Sequence
 
-from .codebook import Codebook, Pattern
-from .transcripts import Segment, Transcript, split_sentences
+from .codebook import Codebook
+from .learn import features, resolve_model
+from .rules import SURFACE, Rule
+from .transcripts import Transcript, split_sentences
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,8 @@ class Suggestion:
 
 
 NEGATIONS = ("ない", "無い", "ず", "ぬ", "なかっ", "ません")
-# A phrase starting with "=" is matched on the surface text only: normalisation undoes
+# A phrase starting with "=" (SURFACE) is matched on the surface text only: normalisation undoes
 # inflection, so =少ない must not meet 少なくない (many) through their shared form 少ない.
-SURFACE = "="
 ABSENT_WINDOW = 10  # characters after a matched word in which an absence cue negates it
 
 
@@ -139,11 +140,6 @@ def _sub_context(ctx: _Context, lo: int, hi: int) -> _Context:
     return _Context(strings, ctx.token_ids[lo:hi], tuple(starts))
 
 
-@dataclass
-class _Phrase:
-    variants: tuple[str, ...]
-
-
 class Tagger:
     """Compiled patterns of a codebook. ``tag(transcript, docs)`` gives the suggestions."""
 
@@ -151,66 +147,63 @@ class Tagger:
         """``normalise(text) -> list[str]`` gives a phrase's normalised forms (Sudachi via GiNZA).
 
         ``model``: a :class:`coding.learn.LearnedModel`, None for rules only, or "auto" for the
-        one the codebook's ``tagger.learned.path`` names (rules only when it names none).
+        one the codebook's ``tagger.learned.model`` names (rules only when it names none or the
+        file is missing: :func:`coding.learn.resolve_model` says why).
         """
         self.codebook = codebook
-        opts = codebook.settings.get("tagger") or {}
-        skip = opts.get("skip") or {}
-        self.skip_speakers = {fold(x) for x in skip.get("speakers") or []}
-        self.skip_prefixes = tuple(fold(x) for x in skip.get("prefixes") or [])
-        self.kind_regions = {k: set(v or []) for k, v in (opts.get("regions") or {}).items()}
+        opts = codebook.settings.tagger
+        self.skip_speakers = {fold(x) for x in opts.skip.speakers}
+        self.skip_prefixes = tuple(fold(x) for x in opts.skip.prefixes)
+        self.kind_regions = {k: set(v) for k, v in opts.regions.items()}
         self.source = "rules"  # what suggests: for reports
         if model == "auto":
-            model = None
-            learned = opts.get("learned") or {}
-            if learned.get("path"):
-                from .learn import load_model
-
-                path = Path(codebook.path).resolve().parent / learned["path"]
-                if path.exists():  # a copied codebook without its model still codes, by rules
-                    model = load_model(path)
-                    self.source = f"rules + learned suggester {learned['path']}"
-                else:
-                    self.source = f"rules only ({learned['path']} not found: python cli.py train)"
+            found = resolve_model(codebook)
+            model = found.load() if found.path is not None else None
+            self.source = found.describe()
         elif model is not None:
             self.source = "rules + learned suggester"
         self.model = model
+        learned = opts.learned
         # the model adds codes of its own only where it proved itself in cross-validation; for
         # other codes it only raises the score of what the rules found
-        self.min_cv_f1 = float(((opts.get("learned") or {}).get("min_cv_f1")) or 0.0)
+        self.min_cv_f1 = learned.min_cv_f1
         # and only when it is at least this sure (its per-code thresholds favour recall)
-        self.min_model_score = float(((opts.get("learned") or {}).get("min_score")) or 0.0)
-        veto = (opts.get("learned") or {}).get("veto") or {}
-        self.veto_kinds = set(veto.get("kinds") or [])
-        self.veto_below = float(veto.get("below") or 0.0)
+        self.min_model_score = learned.min_score
+        self.veto_kinds = set(learned.veto.kinds)
+        self.veto_below = learned.veto.below
         # only a code the model has learned well enough may veto (cross-validated F1)
-        self.veto_min_cv_f1 = float(veto.get("min_cv_f1", 0.5) or 0.0)
+        self.veto_min_cv_f1 = learned.veto.min_cv_f1
         self._normalise = normalise
         self._phrases: dict[str, tuple[str, ...]] = {}
-        self._matchers: dict[int, Any] = {}
-        self._token_keys: dict[int, str] = {}
-        denial = codebook.settings.get("denial") or {}
-        self.denial = [fold(c) for c in denial.get("cues") or []]
-        self.contrast = [fold(c) for c in denial.get("contrast") or []]
-        self.past = [fold(c) for c in denial.get("past") or []]
-        self.solved = [fold(c) for c in denial.get("solved") or []]
-        absent = opts.get("absent") or {}
-        self.absent_kinds = set(absent.get("kinds") or [])
-        self.absent = [fold(c) for c in absent.get("cues") or []]
+        self._matcher_cache: dict[int, Any] = {}
+        denial = codebook.settings.denial
+        self.denial = [fold(c) for c in denial.cues]
+        self.contrast = [fold(c) for c in denial.contrast]
+        self.past = [fold(c) for c in denial.past]
+        self.solved = [fold(c) for c in denial.solved]
+        self.absent_kinds = set(opts.absent.kinds)
+        self.absent = [fold(c) for c in opts.absent.cues]
         self._denial_norm: list[str] = []
         self.patterns = [p for p in codebook.patterns if codebook[p.code_id].codable]
+        self._uses_tokens = False
         for p in self.patterns:
-            self._collect(p.rule)
+            for node in p.rule.walk():
+                if node.phrase is not None:
+                    self.variants(node.phrase)
+                if node.tokens is not None:
+                    self._uses_tokens = True
         # denial is read only when some code takes it into account (``deny``)
         self._uses_denial = bool(self.denial) and any(codebook[p.code_id].deny for p in self.patterns)
         # the model's codes this tagger suggests (a tagger for a few codes scores only those)
         self._known_model_codes = [] if model is None else [
             c for c in model.codes if c in codebook and codebook[c].codable]
-        for cue in (codebook.settings.get("denial") or {}).get("cues") or []:
-            self._denial_norm.extend(v for v in self._variants(cue) if v)
+        for cue in denial.cues:
+            self._denial_norm.extend(v for v in self.variants(cue) if v)
 
     # ------------------------------------------------------------ compile
-    def _variants(self, phrase: str) -> tuple[str, ...]:
+    def variants(self, phrase: str) -> tuple[str, ...]:
+        """The strings a phrase is looked for as: its folded surface form and its folded
+        normalised form (only the first for a surface-only ``=phrase``)."""
         if phrase not in self._phrases:
             if phrase.startswith(SURFACE):  # surface only: see SURFACE
                 self._phrases[phrase] = (fold(phrase[1:]),) if phrase[1:] else ()
@@ -221,85 +214,85 @@ class Tagger:
             self._phrases[phrase] = tuple(sorted(v for v in vs if v))
         return self._phrases[phrase]
 
-    def _collect(self, rule: Any) -> None:
-        if isinstance(rule, str):
-            self._variants(rule)
-            return
-        if "phrase" in rule:
-            self._variants(rule["phrase"])
-        if "tokens" in rule:
-            self._token_keys[id(rule)] = f"t{len(self._token_keys)}"
-        for k in ("any", "all", "none", "near"):
-            for sub in rule.get(k) or []:
-                self._collect(sub)
-
     def _matcher(self, vocab):
-        m = self._matchers.get(id(vocab))
+        m = self._matcher_cache.get(id(vocab))
         if m is None:
             from spacy.matcher import Matcher
 
             m = Matcher(vocab)
             for p in self.patterns:
-                self._add_tokens(m, p.rule)
-            self._matchers[id(vocab)] = m
+                for node in p.rule.walk():
+                    if node.tokens is not None:
+                        m.add(node.key, [[dict(t) for t in node.tokens]])
+            self._matcher_cache[id(vocab)] = m
         return m
 
-    def _add_tokens(self, m, rule: Any) -> None:
-        if isinstance(rule, str):
-            return
-        if "tokens" in rule:
-            m.add(self._token_keys[id(rule)], [rule["tokens"]])
-        for k in ("any", "all", "none", "near"):
-            for sub in rule.get(k) or []:
-                self._add_tokens(m, sub)
+    def required_variants(self) -> dict[str, set[str] | None]:
+        """Per code: the strings one of which must occur in a paragraph for the code to be
+        suggested there by a rule (phrases outside ``none``); None when that cannot be told
+        (token patterns). Codes without patterns get an empty set."""
+        out: dict[str, set[str] | None] = {c: set() for c in self.codebook.codes}
+        for pat in self.patterns:
+            acc = out.get(pat.code_id)
+            if acc is None:
+                continue
+            phrases = pat.rule.required_phrases()
+            if phrases is None:
+                out[pat.code_id] = None
+                continue
+            for ph in phrases:
+                acc.update(self.variants(ph))
+        return out
+
+    @staticmethod
+    def match_strings(doc) -> list[str]:
+        """The strings phrases are matched in for a paragraph doc (surface and normalised forms,
+        folded): a later re-tag of a few codes finds their candidate paragraphs in these."""
+        if not len(doc):
+            return []
+        texts, norms, _ = _doc_arrays(doc)
+        return [s for s, _ in _context_of(texts, norms, range(len(texts))).strings]
 
     # ------------------------------------------------------------ evaluate
-    def _eval(self, rule: Any, sent: _Context, para: _Context, spans: Mapping[str, list], scope: str) -> set[int] | None:
+    def _eval(self, rule: Rule, sent: _Context, para: _Context, spans: Mapping[str, list], scope: str) -> set[int] | None:
         """Matched token indices (paragraph-doc indices) or None when the rule fails."""
-        if isinstance(rule, str):
-            rule = {"phrase": rule}
-        scope = rule.get("scope", scope)
+        scope = rule.scope or scope
         ctx = para if scope == "paragraph" else sent
         hits: set[int] = set()
-        ok = True
-        if "phrase" in rule:
-            found = self._find_phrase(rule["phrase"], ctx)
+        if rule.phrase is not None:
+            found = self._find_phrase(rule.phrase, ctx)
             if found is None:
                 return None
             hits |= found
-        if "tokens" in rule:
-            key = self._token_keys[id(rule)]
+        if rule.tokens is not None:
             window = set(ctx.token_ids)
             found = set()
-            for s, e in spans.get(key, []):
+            for s, e in spans.get(rule.key, []):
                 if all(i in window for i in range(s, e)):
                     found.update(range(s, e))
             if not found:
                 return None
             hits |= found
-        if "any" in rule:
-            anyhits = [self._eval(r, sent, para, spans, scope) for r in rule["any"]]
-            anyhits = [h for h in anyhits if h is not None]
+        if rule.any:
+            anyhits = [h for h in (self._eval(r, sent, para, spans, scope) for r in rule.any) if h is not None]
             if not anyhits:
                 return None
             for h in anyhits:
                 hits |= h
-        if "all" in rule or "near" in rule:
-            for r in (rule.get("all") or []) + (rule.get("near") or []):
-                h = self._eval(r, sent, para, spans, scope)
-                if h is None:
-                    return None
-                hits |= h
-        if "none" in rule:
-            for r in rule["none"]:
-                if self._eval(r, sent, para, spans, scope) is not None:
-                    return None
-        return hits if ok else None
+        for r in rule.all + rule.near:
+            h = self._eval(r, sent, para, spans, scope)
+            if h is None:
+                return None
+            hits |= h
+        for r in rule.none:
+            if self._eval(r, sent, para, spans, scope) is not None:
+                return None
+        return hits
 
     def _find_phrase(self, phrase: str, ctx: _Context) -> set[int] | None:
         found: set[int] = set()
         strings = ctx.strings[:1] if phrase.startswith(SURFACE) else ctx.strings
-        for v in self._variants(phrase):
+        for v in self.variants(phrase):
             for string, cmap in strings:
                 start = string.find(v)
                 while start != -1:
@@ -371,7 +364,7 @@ class Tagger:
         for para, doc in zip(transcript.paragraphs, docs):
             if self.skipped(para):
                 continue
-            out.extend(s for s in self.tag_paragraph(transcript.id, para, doc) if self._allowed(s.code_id, region))
+            out.extend(s for s in self.tag_paragraph(transcript.id, para, doc) if self.allowed(s.code_id, region))
         return out
 
     def skipped(self, para) -> bool:
@@ -380,7 +373,8 @@ class Tagger:
             return True
         return bool(self.skip_prefixes) and fold(para.text).startswith(self.skip_prefixes)
 
-    def _allowed(self, code_id: str, region: str | None) -> bool:
+    def allowed(self, code_id: str, region: str | None) -> bool:
+        """May ``code_id`` be suggested in a transcript of ``region`` (``tagger.regions``)?"""
         regions = self.kind_regions.get(self.codebook[code_id].kind)
         return regions is None or region in regions
 
@@ -388,7 +382,7 @@ class Tagger:
         if (not self.patterns and self.model is None) or len(doc) == 0:
             return []
         spans: dict[str, list] = {}
-        if self._token_keys:
+        if self._uses_tokens:
             for match_id, s, e in self._matcher(doc.vocab)(doc):
                 spans.setdefault(doc.vocab.strings[match_id], []).append((s, e))
         texts, norms, starts = _doc_arrays(doc)
@@ -453,11 +447,9 @@ class Tagger:
         what the model says does not depend on any code's patterns."""
         if self.model is None:
             return {}
-        from .learn import features
-
         model = self.model
         region = transcript.attributes.get("region")
-        codes = [c for c in self._known_model_codes if model.cv_f1(c) >= self.min_cv_f1 and self._allowed(c, region)]
+        codes = [c for c in self._known_model_codes if model.cv_f1(c) >= self.min_cv_f1 and self.allowed(c, region)]
         if not codes:
             return {}
         wanted = set(codes)
@@ -477,8 +469,6 @@ class Tagger:
         A code whose paragraph probability reaches its threshold goes on the sentences whose own
         probability does too, or else on the paragraph's most probable sentence.
         """
-        from .learn import features
-
         model = self.model
         known = self._known_model_codes
         wanted = set(known)

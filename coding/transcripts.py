@@ -26,6 +26,7 @@ REQUIRED_KEYS = ("id", "org", "region", "kind", "attribute")
 KNOWN_KEYS = ("id", "org", "region", "country", "kind", "attribute", "group", "date")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 SUFFIXES = (".md", ".txt")
+IMPORTABLE = (".docx", ".txt", ".md")  # what `import notes` turns into a transcript
 
 # A speaker tag opens a paragraph: Q:, A:, 問:, 答:, full-width forms, or a short name.
 SPEAKER_RE = re.compile(r"^[ \t　]*((?:Q|A|Ｑ|Ａ|問|答|[^\s:：。、「」（）()]{1,15})[ \t]*[:：])[ \t　]*")
@@ -255,6 +256,22 @@ def transcript_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
 
 
+def stray_files(folder: Path | str) -> list[str]:
+    """Warnings for files in ``transcripts/`` that are not read as transcripts (a Word memo
+    dropped there is not coded until it is imported)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    out = []
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith(".") or not p.is_file() or p.suffix.lower() in SUFFIXES:
+            continue
+        hint = (f"turn it into one with: python cli.py import notes {p} --id ID --org ORG --region REGION --kind KIND"
+                if p.suffix.lower() in IMPORTABLE else "only .md and .txt files with front matter are read")
+        out.append(f"{p}: not a transcript, so it is not coded; {hint}")
+    return out
+
+
 def read_transcripts(
     folder: Path | str, *, regions: Collection[str] | None = None, order: str = "date"
 ) -> list[Transcript]:
@@ -295,7 +312,6 @@ def order_transcripts(ts: Iterable[Transcript], order: str = "date") -> list[Tra
 def split_paragraphs(transcript_id: str, body: str) -> Iterator[Paragraph]:
     """Paragraphs = runs of non-blank lines; a leading speaker tag is not part of the text."""
     index = 0
-    pos = 0
     for block in re.finditer(r"(?:^[^\n]*\S[^\n]*(?:\n|$))+", body, flags=re.M):
         start, end = block.start(), block.end()
         raw = body[start:end].rstrip("\n")
@@ -313,7 +329,6 @@ def split_paragraphs(transcript_id: str, body: str) -> Iterator[Paragraph]:
             end -= 1
         yield Paragraph(transcript_id, index, text_start, end, speaker, body[text_start:end])
         index += 1
-        pos = end
 
 
 def split_sentences(p: Paragraph) -> list[Segment]:

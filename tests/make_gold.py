@@ -23,7 +23,8 @@ sys.path.insert(0, str(HERE.parent))
 
 from coding.evaluate import paragraph_gold  # noqa: E402
 from coding.project import Project  # noqa: E402
-from coding.store import DECISION_COLUMNS, atomic_write_text, to_csv  # noqa: E402
+from coding.files import atomic_write_text  # noqa: E402
+from coding.store import DECISION_COLUMNS, to_csv  # noqa: E402
 
 TARGETS = {"heldout": Path("gold.csv"), "dev": Path("codings") / "gold.csv"}
 

@@ -7,6 +7,7 @@ import pytest
 
 from coding.aggregate import Corpus, attribution_note, build_tables, crosstab
 from coding.codebook import load_codebook
+from coding.settings import Style
 from coding.store import Coding
 from coding.transcripts import parse_transcript
 
@@ -31,8 +32,8 @@ def C(t, code, text="発言。", quote=False, status="accepted"):
     return Coding(t.id, start, start + len(text), text, code, status, "hanako", quote=quote)
 
 
-SHORT = {"count": "{label}({n})", "joiner": "、", "merge_marker": "の"}
-LONG = {"prefix": {"日本": "国内"}, "labels": {"国立大": "国立大学", "私立大": "私立大学", "工業大": "工業大学"}, "count": "{label}", "joiner": "、"}
+SHORT = Style(count="{label}({n})", joiner="、", merge_marker="の")
+LONG = Style(prefix={"日本": "国内"}, labels={"国立大": "国立大学", "私立大": "私立大学", "工業大": "工業大学"}, count="{label}", joiner="、")
 
 
 def test_short_note_counts_and_orders_by_transcript():

@@ -60,7 +60,7 @@ def planted(project):
 
 def test_validate_lists_the_names_with_file_and_line(planted):
     p = Project.open(planted)
-    _, found = find_real_names(p)
+    _, found = find_real_names(p.root, p.transcripts)
     names = {(Path(f.path).name, f.line, f.name) for f in found}
     assert ("b.md", 10, "東京大学") in names and ("b.md", 10, "山田太郎") in names
     assert ("b.md", 12, "スタンフォード大学") in names and ("b.md", 14, "東北工業大学") in names

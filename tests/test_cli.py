@@ -39,7 +39,8 @@ def test_every_command_has_an_example_and_is_in_the_readme():
 
 
 def run(*args):
-    return CliRunner().invoke(cli, list(map(str, args)))
+    """The command's exit code and output; an exception that is not a clean exit fails the test."""
+    return CliRunner().invoke(cli, list(map(str, args)), catch_exceptions=False)
 
 
 def _bad_transcript(project, text, name="bad.md"):
@@ -65,7 +66,6 @@ def test_bad_input_is_located_with_exit_1_and_no_traceback(project, case):
         res = run(*command, "--project", project)
         assert res.exit_code == 1, res.output
         assert re.search(message, res.output), res.output
-        assert "Traceback" not in res.output and res.exception is None or isinstance(res.exception, SystemExit)
     assert not (project / "outputs").exists()  # nothing was written
 
 
@@ -75,7 +75,6 @@ def test_malformed_codings_csv_is_refused_naming_the_row(project):
     bad.write_text("transcript_id,start,end,text,code_id,code_ref,status,coder\nJP-OK,0,5,共願が多い,課題⑤,,accepted,x\nJP-OK,a,5,x,課題⑤,,accepted,x\n", encoding="utf-8")
     res = run("import", "codings", bad, "--project", project)
     assert res.exit_code == 1 and "in.csv: row 3: start/end must be integers" in res.output
-    assert "Traceback" not in res.output
     assert not (project / "codings").exists()
 
 

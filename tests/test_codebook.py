@@ -86,7 +86,7 @@ def test_all_problems_are_reported_at_once_with_lines(tmp_path):
 
 def test_unknown_ref_and_never_matching_pattern_are_warnings(tmp_path):
     p = tmp_path / "codebook.yml"
-    p.write_text(BAD.split("  - id: A\n    kind: challenge\n    label: twice")[0].replace("regions", "regions") +
+    p.write_text(BAD.split("  - id: A\n    kind: challenge\n    label: twice")[0] +
                  "  - id: C\n    kind: theme\n    label: t\n    definition: d\n    ref: 自前-1\n    patterns:\n      - {id: n, none: [展示会]}\n",
                  encoding="utf-8")
     cb = load_codebook(p)
@@ -105,7 +105,7 @@ def test_learned_suggester_settings_are_checked_with_their_line(tmp_path):
     good = (ROOT / "codebook.yml").read_text(encoding="utf-8")
     line = next(i for i, x in enumerate(good.split("\n"), 1) if x.startswith("  learned: {"))
     bad = "\n".join(
-        "  learned: {path: models/suggester.json, min_score: 2, veto: {kinds: [challange], below: high}, families: [case]}"
+        "  learned: {model: sample, min_score: 2, veto: {kinds: [challange], below: high}, families: [case]}"
         if i == line else x for i, x in enumerate(good.split("\n"), 1))
     p = tmp_path / "codebook.yml"
     p.write_text(bad, encoding="utf-8")
@@ -114,10 +114,69 @@ def test_learned_suggester_settings_are_checked_with_their_line(tmp_path):
     msgs = [m.split("/")[-1] for m in e.value.problems]
     assert msgs == [
         f"codebook.yml:{line}: tagger.learned.min_score must be a number from 0 to 1 (got 2)",
-        f"codebook.yml:{line}: tagger.learned.veto.kinds must list code kinds (unknown: challange)",
-        f"codebook.yml:{line}: tagger.learned.veto.below must be a number from 0 to 1 (got 'high')",
-        f"codebook.yml:{line}: tagger.learned.families must list some of phase, theme, challenge, practice (got case)",
+        f"codebook.yml:{line}: tagger.learned.veto.below must be a number (got 'high')",
+        f"codebook.yml:{line}: tagger.learned.families must list some of phase, theme, challenge, practice (unknown: case)",
+        f"codebook.yml:{line}: tagger.learned.veto.kinds: unknown code kind(s) challange",
     ]
     p.write_text(good.replace("veto: {kinds: [challenge, practice, theme], below: 0.02}", "veto: 0.02"), encoding="utf-8")
-    with pytest.raises(CodebookError, match="problem"):
+    with pytest.raises(CodebookError, match=r"tagger.learned.veto must be a mapping with the keys kinds, below, min_cv_f1 \(got 0.02\)"):
         load_codebook(p)
+
+
+MISSPELT = """\
+regions: [日本, 米国]
+regoins: [日本]
+attribution:
+  ordr: [transcript]
+  styles:
+    short:
+      joinr: "、"
+tables:
+  comparison_styl: short
+  challenge_table:
+    regon: 日本
+tagger:
+  skp: {speakers: [Q]}
+  skip:
+    speakrs: [Q]
+  learned:
+    min_scor: 0.3
+    veto:
+      belw: 0.02
+denial:
+  contrst: [が、]
+codes:
+  - id: A
+    kind: challenge
+    lable: one
+    label: one
+    definition: d
+    patterns:
+      - {id: p, any: [共願], socre: 0.5}
+      - id: q
+        all:
+          - {anyy: [展示会]}
+"""
+
+
+def test_a_misspelt_setting_at_every_level_is_reported_with_its_line_and_the_key_meant(tmp_path):
+    p = tmp_path / "codebook.yml"
+    p.write_text(MISSPELT, encoding="utf-8")
+    with pytest.raises(CodebookError) as e:
+        load_codebook(p)
+    msgs = sorted(m.replace(f"{tmp_path}/", "") for m in e.value.problems)
+    assert msgs == sorted([
+        "codebook.yml:2: unknown top-level key 'regoins' (did you mean regions?)",
+        "codebook.yml:4: attribution: unknown key 'ordr' (did you mean order?)",
+        "codebook.yml:7: attribution.styles.short: unknown key 'joinr' (did you mean joiner?)",
+        "codebook.yml:9: tables: unknown key 'comparison_styl' (did you mean comparison_style?)",
+        "codebook.yml:11: tables.challenge_table: unknown key 'regon' (did you mean region?)",
+        "codebook.yml:13: tagger: unknown key 'skp' (did you mean skip?)",
+        "codebook.yml:15: tagger.skip: unknown key 'speakrs' (did you mean speakers?)",
+        "codebook.yml:17: tagger.learned: unknown key 'min_scor' (did you mean min_score?)",
+        "codebook.yml:19: tagger.learned.veto: unknown key 'belw' (did you mean below?)",
+        "codebook.yml:21: denial: unknown key 'contrst' (did you mean contrast?)",
+        "codebook.yml:25: A: unknown key 'lable' (did you mean label?)",
+        "codebook.yml:29: A: pattern 'p': unknown key 'socre' (did you mean score?) (use any/all/none/phrase/tokens/near)",
+        "codebook.yml:30: A: pattern 'q': unknown key 'anyy' (did you mean any?)",
+    ])

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from cli import cli
 from coding.codebook import load_codebook
-from coding.evaluate import Scores, eval_code, evaluate, paragraph_gold
+from coding.evaluate import Scores, evaluate, paragraph_gold
 from coding.project import Project
 from coding.store import Coding
 
@@ -107,7 +107,7 @@ def test_evaluate_units_families_and_findings_as_themes(project, write):
     assert ev.codes["segment"]["課題②"] == Scores(tp=1, fp=0, fn=1, tn=2)  # gold spans the paragraph: 2 sentences
     n_challenges = len([c for c in p.codebook.codes.values() if c.kind == "challenge"])
     assert ev.families["paragraph"]["challenge"] == Scores(tp=1, fp=1, fn=0, tn=3 * n_challenges - 2)
-    assert eval_code(p.codebook, "図表32-2/日本/※") == "図表32-2" and eval_code(p.codebook, "課題") is None
+    assert p.codebook.eval_code("図表32-2/日本/※") == "図表32-2" and p.codebook.eval_code("課題") is None
 
 
 def test_cli_evaluate_json_and_markdown(project, write, tmp_path):
@@ -122,13 +122,20 @@ def test_cli_evaluate_json_and_markdown(project, write, tmp_path):
     data = json.loads(res.output)
     assert data["transcripts"] == ["JP-A"] and data["units"] == {"paragraph": 2, "segment": 2}
     assert data["levels"]["paragraph"]["codes"]["課題⑤"]["tp"] == 1
+    # an earlier gold file also coded 課題⑧ there, which the tagger misses: recall 0.50 then
+    earlier = tmp_path / "earlier.csv"
+    earlier.write_text(gold.read_text(encoding="utf-8") + f"JP-A,{para.start},{para.end},{para.text},課題⑧,課題⑧,manual,gold\n",
+                       encoding="utf-8")
+    res = CliRunner().invoke(cli, ["evaluate", "--project", str(project), "--gold", str(earlier), "--format", "json"],
+                             catch_exceptions=False)
     before = tmp_path / "before.json"
     before.write_text(res.output, encoding="utf-8")
+    assert json.loads(res.output)["levels"]["paragraph"]["families"]["challenge"]["recall"] == 0.5
     res = CliRunner().invoke(cli, ["evaluate", "--project", str(project), "--gold", str(gold), "--format", "md",
-                                   "--baseline", str(before), "--by", "family"])
+                                   "--baseline", str(before), "--by", "family"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    assert "| challenge | 1 | 0 | 0 | 1.00 → 1.00 | 1.00 → 1.00 | 1.00 → 1.00 |" in res.output
+    assert "| challenge | 1 | 0 | 0 | 1.00 → 1.00 | 0.50 → 1.00 | 0.67 → 1.00 |" in res.output
     bad = tmp_path / "bad.csv"
     bad.write_text("transcript_id,start,end,text,code_id,code_ref,status,coder\nJP-X,0,1,x,課題⑤,,manual,gold\n", encoding="utf-8")
-    res = CliRunner().invoke(cli, ["evaluate", "--project", str(project), "--gold", str(bad)])
-    assert res.exit_code == 1 and "unknown transcript id 'JP-X'" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(cli, ["evaluate", "--project", str(project), "--gold", str(bad)], catch_exceptions=False)
+    assert res.exit_code == 1 and f"{bad}: row 2: unknown transcript id 'JP-X'" in res.output

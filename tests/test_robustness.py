@@ -13,7 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from coding.project import Project, ProjectLock, code_project
+from coding.errors import StoreError
+from coding.lock import ProjectLock
+from coding.project import Project, code_project
 
 from conftest import ROOT, transcript_text
 
@@ -40,27 +42,34 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()} if folder.exists() else {}
 
 
+def _children(pid: int) -> list[int]:
+    """The process's children (Linux /proc): the parsing workers, once parsing has begun."""
+    try:
+        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to see the parsing workers start")
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_code_run_leaves_the_store_as_it_was(project, sig):
     small = project / "transcripts" / "a.md"
     small.write_text(transcript_text("A: 専門人材が慢性的に不足している。\n", id="JP-A"), encoding="utf-8")
-    assert CliRunner().invoke(cli, ["code", "--project", str(project)]).exit_code == 0
+    assert CliRunner().invoke(cli, ["code", "--project", str(project)], catch_exceptions=False).exit_code == 0
     rows = (project / "outputs" / "cache" / "suggestions.csv").read_text(encoding="utf-8").splitlines()
     (project / "in.csv").write_text("\n".join([rows[0].split(",pattern")[0], rows[1].split(",suggested,")[0] + ",accepted,hanako"]) + "\n", encoding="utf-8")
     assert CliRunner().invoke(cli, ["import", "codings", str(project / "in.csv"), "--project", str(project)]).exit_code == 0
     decisions = _snapshot(project / "codings")
     suggestions = (project / "outputs" / "cache" / "suggestions.csv").read_bytes()
-    (project / "transcripts" / "big.md").write_text(transcript_text(huge_body(600_000), id="JP-BIG"), encoding="utf-8")
-    proc = _cli(project, "code")
-    deadline = time.time() + 60
-    while time.time() < deadline and proc.poll() is None:
-        out = project / "outputs" / "cache" / "nlp"
-        if out.exists():  # parsing has begun
-            break
-        time.sleep(0.1)
-    time.sleep(1.5)
-    assert proc.poll() is None, "the run finished before it could be interrupted"
-    proc.send_signal(sig)
+    for i in range(4):  # enough text that two workers parse for several seconds
+        (project / "transcripts" / f"big{i}.md").write_text(transcript_text(huge_body(300_000), id=f"JP-BIG{i}"), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "code", "--jobs", "2", "--project", str(project)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not _children(proc.pid):
+        time.sleep(0.02)
+    assert proc.poll() is None and _children(proc.pid), "the run ended before its workers started parsing"
+    os.killpg(proc.pid, sig)  # the whole process group, as Ctrl+C or a killed terminal does
     proc.wait(timeout=60)
     assert _snapshot(project / "codings") == decisions
     assert (project / "outputs" / "cache" / "suggestions.csv").read_bytes() == suggestions
@@ -68,18 +77,37 @@ def test_killed_code_run_leaves_the_store_as_it_was(project, sig):
     leftovers = [p for p in project.rglob("*.tmp") if "cache" not in p.parts]
     assert leftovers == []
     # and the next run completes normally
-    assert CliRunner().invoke(cli, ["code", "--project", str(project)]).exit_code == 0
+    assert CliRunner().invoke(cli, ["code", "--project", str(project)], catch_exceptions=False).exit_code == 0
 
 
 def test_two_commands_at_once_get_a_clear_message(project):
     (project / "transcripts" / "a.md").write_text(transcript_text("A: 共願が多い。\n", id="JP-A"), encoding="utf-8")
+    assert CliRunner().invoke(cli, ["validate", "--no-names", "--project", str(project)]).exit_code == 0
+    assert not (project / "outputs").exists()  # checking a project writes nothing into it
+    (project / "outputs").mkdir()
     with ProjectLock(project, what="code"):
         proc = _cli(project, "code")
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 1
-    assert "the project is busy (pid" in out.decode() and "Traceback" not in out.decode()
+    assert out.decode() == (f"Error: {project}: the project is busy (pid {os.getpid()}: code); wait for that command to finish "
+                            "and run this one again\n\nFix what is named above and run the command again.\n")
     assert not (project / "outputs" / "cache" / "suggestions.csv").exists()
     assert CliRunner().invoke(cli, ["code", "--project", str(project)]).exit_code == 0  # released
+
+
+def test_the_lock_follows_no_symlink(project, tmp_path_factory):
+    """A link planted where the lock notes its holder is never written through."""
+    victim = tmp_path_factory.mktemp("other") / "precious.txt"
+    victim.write_text("keep me", encoding="utf-8")
+    (project / "outputs").mkdir()
+    (project / "outputs" / ".lock").symlink_to(victim)
+    (project / "transcripts" / "a.md").write_text(transcript_text("A: 共願が多い。\n", id="JP-A"), encoding="utf-8")
+    assert CliRunner().invoke(cli, ["code", "--project", str(project)], catch_exceptions=False).exit_code == 0
+    assert victim.read_text(encoding="utf-8") == "keep me"
+    with ProjectLock(project, what="code"):
+        with pytest.raises(StoreError, match="the project is busy \\(another command\\)"):
+            with ProjectLock(project, what="second"):
+                pass
 
 
 def test_moved_project_still_works(project, tmp_path_factory):

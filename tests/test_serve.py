@@ -83,7 +83,7 @@ def focused(b):
 
 def test_a_person_reviews_with_the_keyboard(server, coded, browser, tmp_path):
     b = browser
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    url = server.url
     b.open(url)
     b.wait_for("window.review && window.review.ready", what="the page ready")
     assert b.js("document.getElementById('coder').innerText") == "hanako"
@@ -173,7 +173,7 @@ def test_a_person_reviews_with_the_keyboard(server, coded, browser, tmp_path):
 
 def test_the_page_walks_the_surest_suggestions_first_and_o_toggles_the_order(server_by_score, coded, browser):
     b = browser
-    b.open(f"http://127.0.0.1:{server_by_score.server_address[1]}/")
+    b.open(server_by_score.url)
     b.wait_for("window.review && window.review.ready", what="the page ready")
     sugg = [r for r in csv.DictReader(io.StringIO(suggestions_path(coded).read_text(encoding="utf-8")))
             if r["transcript_id"] == "JP-B"]
@@ -231,8 +231,13 @@ def request(server, path, *, token=None, host=None, data=None):
 def test_the_server_listens_on_loopback_and_wants_the_page_token(server):
     assert server.server_address[0] == "127.0.0.1"
     token = server.session.token
-    status, page = request(server, "/")
+    assert server.url == f"http://127.0.0.1:{server.server_address[1]}/?token={token}"
+    status, page = request(server, f"/?token={token}")
     assert status == 200 and token.encode() in page
+    # the page itself needs the token: another account on the machine reaches the port, not the notes
+    status, err = request(server, "/")
+    assert status == 403 and err == {"error": "missing or wrong token: open the address printed in the terminal"}
+    assert request(server, "/?token=wrong")[0] == 403
     assert request(server, "/api/state")[0] == 403  # no token: another site cannot read or write
     assert request(server, "/api/state", token="wrong")[0] == 403
     assert request(server, "/api/state", token=token, host="evil.example:80")[0] == 403  # DNS rebinding
@@ -271,3 +276,54 @@ def test_adjudicating_on_the_page_shows_both_coders(coded):
     # an independent coder sees nobody else's decisions
     alone = ReviewSession(coded, "jiro").transcript("JP-B")["items"]
     assert all(i["others"] == {} for i in alone) and ("課題⑫", 0) not in {(i["code"], i["start"]) for i in alone}
+
+
+def raw_request(server, head: bytes, body: bytes = b"", *, timeout: float = 10.0) -> bytes:
+    """Send bytes as they are (a client that does not play by the rules) and read the answer."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=timeout) as sock:
+        sock.sendall(head + body)
+        chunks = []
+        while True:
+            try:
+                data = sock.recv(65536)
+            except socket.timeout:
+                break
+            if not data:
+                break
+            chunks.append(data)
+    return b"".join(chunks)
+
+
+def _post_head(server, length: str) -> bytes:
+    return (f"POST /api/decide HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Review-Token: {server.session.token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n").encode()
+
+
+@pytest.mark.parametrize("length, body, status", [
+    ("-5", b"{}", b"413"),  # a negative length would have a handler wait forever
+    (str(10 ** 9), b"{}", b"413"),  # an oversized one too
+    ("abc", b"{}", b"411"),
+    ("8", b"Infinity", b"400"),
+    ("12", b'{"start": NaN', b"400"),
+    (str(20000 * 2), b"[" * 20000 + b"]" * 20000, b"400"),  # nested deeper than the parser goes
+])
+def test_every_bad_request_gets_an_answer_quickly(server, length, body, status):
+    answer = raw_request(server, _post_head(server, length), body)
+    assert answer.split(b"\r\n", 1)[0].split(b" ")[1] == status, answer[:200]
+
+
+def test_the_page_may_not_be_framed_and_many_saves_at_once_are_queued(server, coded):
+    status_line = raw_request(server, f"GET /?token={server.session.token} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+    head = status_line.split(b"\r\n\r\n", 1)[0].decode()
+    assert "X-Frame-Options: DENY" in head and "Content-Security-Policy: frame-ancestors 'none'" in head
+    assert server.request_queue_size >= 64
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = Project.open(coded).by_id["JP-B"].body
+    a = body.index("専門人材")
+    req = {"transcript_id": "JP-B", "start": a, "end": a + 16, "code_id": "課題⑧", "action": "accept"}
+    with ThreadPoolExecutor(60) as pool:
+        answers = list(pool.map(lambda _: request(server, "/api/decide", token=server.session.token, data=req)[0], range(60)))
+    assert answers == [200] * 60

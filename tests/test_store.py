@@ -117,12 +117,12 @@ def test_writes_are_atomic(coded, monkeypatch):
     _decide(coded, [dict(rows[0], status="accepted")])
     path = coded / "codings" / "hanako.csv"
     before = path.read_text(encoding="utf-8")
-    import coding.store as store
+    import coding.files as files
 
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(store.os, "replace", boom)
+    monkeypatch.setattr(files.os, "replace", boom)
     with pytest.raises(KeyboardInterrupt):
         _decide(coded, [dict(rows[1], status="accepted")])
     assert path.read_text(encoding="utf-8") == before
