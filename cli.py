@@ -101,6 +101,35 @@ def cli():
     """
 
 
+# ---------------------------------------------------------------- init
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--from-sample", is_flag=True,
+              help="Start from the sample report's codebook (its codes, patterns, tables and learned suggester) "
+                   "instead of a small commented skeleton.")
+def init(folder: Path, from_sample: bool):
+    """Start a study in FOLDER (new or empty): a codebook, an example transcript, anonymity.yml,
+    and a README and FORMATS.md that describe the study's files.
+
+    Example: python cli.py init ../my-study
+             python cli.py init ../my-study --from-sample
+    """
+    from coding.study import init_study
+
+    try:
+        res = init_study(folder, from_sample=from_sample)
+    except CodingError as e:
+        raise click.ClickException(str(e)) from None
+    for f in res.files:
+        click.echo(f"wrote {f}")
+    me = Path(__file__).resolve()
+    click.echo(f"\nNext: put your notes in {folder / 'transcripts'} (Word files: import notes), then\n"
+               f"  python {me} validate --project {folder}\n"
+               f"  python {me} code --project {folder}\n"
+               f"  python {me} export review --coder YOUR_NAME -o review.xlsx --project {folder}\n"
+               f"  python {me} run --project {folder}")
+
+
 # ---------------------------------------------------------------- validate
 @cli.command()
 @project_option()
@@ -166,6 +195,8 @@ def code(project: Path, jobs: int, min_score: float, prune: bool):
 def _print_code(res) -> None:
     for w in res.warnings:
         click.echo(f"warning: {w}", err=True)
+    for n in res.notes:
+        click.echo(f"note: {n}", err=True)
     click.echo(
         f"{res.transcripts} transcripts ({res.parsed} parsed, {res.cached} from cache); "
         f"{res.suggestions} suggestions for {len(res.by_code)} codes ({res.source}); "
@@ -331,7 +362,7 @@ def export():
 
 @cli.group("import", context_settings=CONTEXT)
 def import_():
-    """Import decisions made elsewhere.
+    """Import notes (Word, text) as transcripts, or decisions made elsewhere.
 
     Example: python cli.py import codings reviewed.csv --coder hanako
     """
@@ -358,6 +389,43 @@ def export_codings_cmd(project: Path, fmt: str, output: Path | None, coders, sta
     else:
         write_or_echo(text, output)
         click.echo(f"{text.count(chr(10)) - 1} rows")
+
+
+@import_.command("notes")
+@project_option()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--id", "tid", help="The transcript's id (default: the file name).")
+@click.option("--org", help="The organisation's published (pseudonymised) name, e.g. A大学.")
+@click.option("--region", help="One of the codebook's regions.")
+@click.option("--country", help="e.g. 日本, 米国, 英国.")
+@click.option("--kind", help="Kind of organisation, e.g. 国立大, 私立大, 技術移転機関.")
+@click.option("--attribute", help="The label in attribution notes, e.g. 国立大, 豪州の技術移転機関.")
+@click.option("--group", help="The roster group (optional).")
+@click.option("--date", help="Interview date, e.g. 2026-01-15 (optional).")
+@click.option("--var", "variables", multiple=True, metavar="KEY=VALUE", help="Any further case variable (repeatable).")
+@click.option("--cases", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A CSV of attributes for many files: a 'file' column and one column per attribute.")
+@click.option("--force", is_flag=True, help="Replace a transcript of the same id made by an earlier import.")
+def import_notes_cmd(project: Path, files, tid, org, region, country, kind, attribute, group, date, variables, cases, force):
+    """Turn Word (.docx) or text (.txt) interview notes into transcripts: paragraphs kept, Q/A
+    marks (Q．, 質問：, 回答） …) made the Q:/A: tags the tagger reads, and the case attributes
+    written as front matter. Every file is checked first; on any problem nothing is written.
+
+    Example: python cli.py import notes memo.docx --id JP-01 --org A大学 --region 日本 --kind 国立大 --attribute 国立大
+             python cli.py import notes notes/*.docx --cases cases.csv
+    """
+    from coding.study import import_notes
+
+    attrs = {"id": tid, "org": org, "region": region, "country": country, "kind": kind, "attribute": attribute,
+             "group": group, "date": date}
+    for v in variables:
+        key, sep, value = v.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"--var {v}: write KEY=VALUE")
+        attrs[key.strip()] = value.strip()
+    done = import_notes(project, list(files), attributes=attrs, cases=cases, force=force)
+    for n in done:
+        click.echo(f"wrote {n.path} ({n.paragraphs} paragraphs, from {n.source.name})")
 
 
 @import_.command("codings")

@@ -26,10 +26,9 @@ Schema (see docs/formats.md and README "The codebook"):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
-
-import yaml
 
 from .errors import CodebookError
 from .rules import RULE_KEYS, Rule, compile_rule
@@ -168,12 +167,17 @@ class Codebook:
 # ---------------------------------------------------------------- loading
 def load_known_refs(path: Path | None = None) -> dict[str, str]:
     """ref → kind for every item of the report's reference list."""
-    data = yaml.safe_load(Path(path or DEFAULT_REFS).read_text(encoding="utf-8")) or {}
-    out = {}
-    for kind, items in data.items():
+    return dict(_known_refs(str(Path(path or DEFAULT_REFS).resolve())))
+
+
+@lru_cache(maxsize=8)
+def _known_refs(path: str) -> tuple[tuple[str, str], ...]:
+    data = load_yaml(Path(path).read_text(encoding="utf-8")) or {}
+    out = []
+    for kind, items in strip_lines(data).items():
         for it in items or []:
-            out[str(it["ref"])] = kind.rstrip("s")
-    return out
+            out.append((str(it["ref"]), kind.rstrip("s")))
+    return tuple(out)
 
 
 def load_codebook(path: Path | str) -> Codebook:
@@ -215,7 +219,7 @@ def build_codebook(raw: Mapping[str, Any], *, path: Path, name: str) -> Codebook
     kinds = tuple(KINDS) + tuple(settings.kinds)
     try:
         known_refs = load_known_refs(path.parent / settings.refs_file if settings.refs_file else None)
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as e:
+    except (OSError, YamlProblem, KeyError, TypeError, AttributeError) as e:
         prob(key_line(raw, "refs_file"), None, f"cannot read refs_file '{settings.refs_file}': {e}")
         known_refs = {}
 
@@ -353,19 +357,33 @@ def _check_links(codes: Mapping[str, Code], prob) -> None:
 
 
 def _check_cross(settings: Settings, raw: Mapping, codes: Mapping[str, Code], kinds, prob) -> None:
-    """Settings that name other settings, regions or kinds."""
-    tables = raw.get("tables") if isinstance(raw.get("tables"), dict) else {}
+    """Settings that name other settings, regions, kinds or codes."""
     styles = settings.attribution.styles
-    if "comparison_style" in tables and settings.tables.comparison_style not in styles:
-        prob(key_line(tables, "comparison_style"), None,
-             f"tables.comparison_style names unknown attribution style '{settings.tables.comparison_style}'{did_you_mean(settings.tables.comparison_style, styles)}")
-    ct = tables.get("challenge_table") if isinstance(tables.get("challenge_table"), dict) else {}
-    if "style" in ct and settings.tables.challenge_table.style not in styles:
-        prob(key_line(ct, "style"), None,
-             f"tables.challenge_table.style names unknown attribution style '{settings.tables.challenge_table.style}'")
-    if settings.tables.challenge_table.region is not None and settings.tables.challenge_table.region not in settings.regions:
-        prob(key_line(ct, "region"), None,
-             f"tables.challenge_table.region '{settings.tables.challenge_table.region}' is not one of the regions ({', '.join(settings.regions)})")
+    raw_tables = raw.get("tables") if isinstance(raw.get("tables"), list) else []
+    seen: dict[str, str] = {}
+    ids: dict[str, int] = {}
+    for i, spec in enumerate(settings.tables or ()):
+        line = line_of(raw_tables[i]) if i < len(raw_tables) else key_line(raw, "tables")
+        where = f"tables: {spec.id or spec.type}"
+        if spec.type != "comparison":
+            if spec.type in seen:
+                prob(line, None, f"{where}: a study prints one {spec.type} table (also {seen[spec.type]})")
+            seen[spec.type] = spec.id or spec.type
+        for r in spec.regions:
+            if r not in settings.regions:
+                prob(line, None, f"{where}: '{r}' is not one of the regions ({', '.join(settings.regions)})")
+        for t in spec.themes:
+            if t not in codes or codes[t].kind != "theme":
+                prob(line, None, f"{where}: '{t}' is not a theme of the codebook")
+        if spec.style is not None and spec.style not in styles:
+            prob(line, None, f"{where}: unknown attribution style '{spec.style}'"
+                 + (f" (styles: {', '.join(styles)})" if styles else " (the codebook defines no attribution styles)"))
+        if spec.type == "challenges" and spec.kind not in kinds:
+            prob(line, None, f"{where}: unknown code kind '{spec.kind}'{did_you_mean(spec.kind, kinds)}")
+        if spec.id:
+            if spec.id in ids:
+                prob(line, None, f"{where}: the id '{spec.id}' is also the id of the table at line {ids[spec.id]}")
+            ids.setdefault(spec.id, line)
     tagger = raw.get("tagger") if isinstance(raw.get("tagger"), dict) else {}
     kind_regions = tagger.get("regions") if isinstance(tagger.get("regions"), dict) else {}
     for kind, regions in settings.tagger.regions.items():

@@ -9,6 +9,7 @@ import csv
 import html
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -19,8 +20,10 @@ DRAFT = "下書き（未レビューの提案を含む） / DRAFT: includes unre
 
 
 def _cell_text(entry: Mapping[str, Any]) -> str:
+    """A comparison cell's entry: 【label】summary（note）, ※summary（note） for a counter-example, or
+    the passages coded on the theme itself, quoted, with their note."""
     if entry.get("theme_level"):
-        body = "（所見に当たらない言及）" + " / ".join(s["text"] for s in entry.get("segments", []))
+        body = "".join(f"「{s['text']}」" for s in entry.get("segments", []))
     else:
         body = ("※" if entry.get("counter") else "") + entry.get("text", "")
         if entry.get("label"):
@@ -28,34 +31,107 @@ def _cell_text(entry: Mapping[str, Any]) -> str:
     return f"{body}（{entry['attribution']}）"
 
 
-# ---------------------------------------------------------------- rows shared by md/csv/xlsx/html
-def table_rows(tables: Mapping[str, Any]) -> dict[str, tuple[list[str], list[list[str]]]]:
-    """Every table as (header, rows) of strings, in the order the report prints them."""
-    out: dict[str, tuple[list[str], list[list[str]]]] = {}
-    for region, groups in tables.get("rosters", {}).items():
-        out[f"ロスター（{region}）"] = (["分類", "組織"], [[g["group"], "、".join(g["orgs"])] for g in groups])
-    for tid, t in tables.get("comparison_tables", {}).items():
-        regions = [k for k in (t["rows"][0] if t["rows"] else {}) if isinstance(t["rows"][0][k], list)]
-        header = ["プロセス", "違いのポイント"] + regions
-        rows = []
-        for r in t["rows"]:
-            rows.append([r.get("process", ""), r.get("title", "")] + ["\n".join(_cell_text(e) for e in r[reg]) or "-" for reg in regions])
-        out[f"{tid} {t['title']}"] = (header, rows)
-    ct = tables.get("challenge_table")
-    if ct:
-        rows = []
-        for r in ct["rows"]:
-            title = f"【{'潜在的な' if r['latent'] else ''}{r['ref']}】{r['title']}" + (f"\n{r['summary']}" if r.get("summary") else "")
-            quotes = "\n".join(f"・“{q['text']}”（{q['attribution']}）" for q in r["quotes"]) or r.get("note", "")
-            rows.append([r["process"], title, quotes, str(len(r["orgs"]))])
-        out["図表34 課題"] = (["プロセス", "課題", "ヒアリング調査の結果", "言及した組織数"], rows)
-    pt = tables.get("practice_table")
-    if pt:
-        rows = []
-        for r in pt["rows"]:
-            cases = "\n".join(f"{c['ref']}：{c['title']}（{c['n_orgs']}）" for c in r["cases"])
-            rows.append([f"{r['problem']}（{r['n_problem_orgs']}）", f"{r['practice']}（{r['n_orgs']}）", cases])
-        out["図表35 課題とプラクティス"] = (["課題（お悩み）", "プラクティス", "各大学の取り組み事例"], rows)
+Rows = tuple[list[str], list[list[str]]]
+
+
+def _roster_rows(rosters: Mapping[str, Any]) -> dict[str, Rows]:
+    return {region: (["分類", "組織"], [[g["group"], "、".join(g["orgs"])] for g in groups]) for region, groups in rosters.items()}
+
+
+def _comparison_rows(t: Mapping[str, Any]) -> Rows:
+    regions = t.get("regions") or [k for k in (t["rows"][0] if t["rows"] else {}) if isinstance(t["rows"][0][k], list)]
+    header = ["プロセス", "違いのポイント"] + list(regions)
+    rows = [[r.get("process", ""), r.get("title", "")] + ["\n".join(_cell_text(e) for e in r[reg]) or "-" for reg in regions]
+            for r in t["rows"]]
+    return header, rows
+
+
+def _challenge_rows(ct: Mapping[str, Any]) -> Rows:
+    several = len(ct.get("regions") or []) != 1
+    rows = []
+    for r in ct["rows"]:
+        title = f"【{'潜在的な' if r['latent'] else ''}{r['ref']}】{r['title']}" + (f"\n{r['summary']}" if r.get("summary") else "")
+        quotes = "\n".join(f"・“{q['text']}”（{q['attribution']}）" for q in r["quotes"]) or r.get("note", "") or "-"
+        row = [r["process"], title, quotes]
+        if several:
+            row.append("、".join(f"{reg}({n})" for reg, n in (r.get("regions") or {}).items()) or "-")
+        rows.append(row + [str(len(r["orgs"]))])
+    return ["プロセス", "課題", "ヒアリング調査の結果"] + (["地域"] if several else []) + ["言及した組織数"], rows
+
+
+def _practice_rows(pt: Mapping[str, Any]) -> Rows:
+    rows = []
+    for r in pt["rows"]:
+        cases = "\n".join(f"{c['ref']}：{c['title']}（{c['n_orgs']}）" for c in r["cases"]) or "-"
+        rows.append([f"{r['problem']}（{r['n_problem_orgs']}）" if r["problem"] else "-", f"{r['practice']}（{r['n_orgs']}）", cases])
+    return ["課題（お悩み）", "プラクティス", "各大学の取り組み事例"], rows
+
+
+def _phase_rows(pt: Mapping[str, Any]) -> dict[str, Rows]:
+    regions = pt["regions"]
+    by_region = []
+    for r in pt["rows"]:
+        cells = []
+        for reg in regions:
+            c = r["regions"][reg]
+            cells.append(f"{c['n_orgs']}組織・{c['n_passages']}箇所（{c['attribution']}）" if c["n_orgs"] else "-")
+        by_region.append([r["title"]] + cells)
+    phases = [r["code_id"] for r in pt["rows"]]
+    labels = {r["code_id"]: r["title"] for r in pt["rows"]}
+    by_org = [[o["org"], o["region"]] + [str(o["counts"][p]) if o["counts"][p] else "-" for p in phases] for o in pt["by_org"]]
+    passages = [[r["title"], p["region"], p["org"], p["code"], p["text"]] for r in pt["rows"] for p in r["passages"]]
+    return {
+        "地域別": (["交渉段階"] + list(regions), by_region),
+        "組織別": (["組織", "地域"] + [labels[p] for p in phases], by_org),
+        "発言": (["交渉段階", "地域", "組織", "コード", "発言"], passages),
+    }
+
+
+def table_parts(tables: Mapping[str, Any]) -> list[tuple[str, str, Rows]]:
+    """Every table as ``(name, file stem, (header, rows))``, named ``<id> <title>`` in the study's
+    print order (``layout``); a table with parts (rosters per region, the phase table's views)
+    gives one entry per part, the part in brackets."""
+    out: list[tuple[str, str, Rows]] = []
+    layout = tables.get("layout") or _legacy_layout(tables)
+    for item in layout:
+        name = f"{item['id']} {item['title']}".strip()
+        stem = item["id"] or item["title"]
+        kind = item["type"]
+        parts: dict[str, Rows] = {}
+        if kind == "roster" and "rosters" in tables:
+            parts = _roster_rows(tables["rosters"])
+        elif kind == "comparison" and item["id"] in tables.get("comparison_tables", {}):
+            parts = {"": _comparison_rows(tables["comparison_tables"][item["id"]])}
+        elif kind == "challenges" and "challenge_table" in tables:
+            parts = {"": _challenge_rows(tables["challenge_table"])}
+        elif kind == "practices" and "practice_table" in tables:
+            parts = {"": _practice_rows(tables["practice_table"])}
+        elif kind == "phases" and "phase_table" in tables:
+            parts = _phase_rows(tables["phase_table"])
+        for part, rows in parts.items():
+            suffix = f"（{part}）" if part else ""
+            out.append((name + suffix, _file_stem(stem + suffix), rows))
+    return out
+
+
+def _file_stem(text: str) -> str:
+    """A file name for a table: its id, without characters file systems refuse."""
+    return re.sub(r'[\\/:*?"<>|\s]+', "_", text).strip("._") or "table"
+
+
+def table_rows(tables: Mapping[str, Any]) -> dict[str, Rows]:
+    """Every table as (header, rows) of strings, by name, in print order (see :func:`table_parts`)."""
+    return {name: rows for name, _, rows in table_parts(tables)}
+
+
+def _legacy_layout(tables: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The print order of a tables dict without ``layout`` (rosters, comparisons, challenges, practices)."""
+    out = [{"type": "roster", "id": "", "title": "ロスター"}] if "rosters" in tables else []
+    out += [{"type": "comparison", "id": tid, "title": t["title"]} for tid, t in tables.get("comparison_tables", {}).items()]
+    for key, kind, title in (("challenge_table", "challenges", "課題"), ("practice_table", "practices", "課題とプラクティス"),
+                             ("phase_table", "phases", "交渉段階")):
+        if key in tables:
+            out.append({"type": kind, "id": tables[key].get("id", ""), "title": tables[key].get("title", title)})
     return out
 
 
@@ -95,7 +171,11 @@ def _md_escape(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", "<br>")
 
 
-def to_markdown(tables: Mapping[str, Any], title: str = "ヒアリング調査の集計表") -> str:
+DEFAULT_TITLE = "ヒアリング調査の集計表"
+
+
+def to_markdown(tables: Mapping[str, Any], title: str | None = None) -> str:
+    title = title or tables.get("title") or DEFAULT_TITLE
     lines = [f"# {title}", ""]
     if tables.get("draft"):
         lines += [f"> **{DRAFT}**", ""]
@@ -107,7 +187,8 @@ def to_markdown(tables: Mapping[str, Any], title: str = "ヒアリング調査�
     return "\n".join(lines) + "\n"
 
 
-def to_html(tables: Mapping[str, Any], title: str = "ヒアリング調査の集計表") -> str:
+def to_html(tables: Mapping[str, Any], title: str | None = None) -> str:
+    title = title or tables.get("title") or DEFAULT_TITLE
     parts = [
         "<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>",
@@ -132,14 +213,14 @@ def to_html(tables: Mapping[str, Any], title: str = "ヒアリング調査の集
 def to_csv_files(tables: Mapping[str, Any]) -> dict[str, str]:
     """One CSV text per table, keyed by a file-name stem."""
     out = {}
-    for name, (header, rows) in table_rows(tables).items():
+    for _, stem, (header, rows) in table_parts(tables):
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         if tables.get("draft"):
             w.writerow([DRAFT])
         w.writerow(header)
         w.writerows(rows)
-        out[name.split(" ")[0]] = buf.getvalue()
+        out[stem] = buf.getvalue()
     return out
 
 

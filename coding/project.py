@@ -174,6 +174,7 @@ class CodeResult:
     model_loaded: bool = False
     source: str = "rules"  # what suggested: rules, or rules + which learned model
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what a setting keeps from being suggested
     path: Path | None = None
 
 
@@ -187,7 +188,7 @@ def code_project(p: Project, *, jobs: int = 1, min_score: float = 0.0,
     processes.
     """
     model = resolve_model(p.codebook)
-    res = CodeResult(transcripts=len(p.transcripts), source=model.describe())
+    res = CodeResult(transcripts=len(p.transcripts), source=model.describe(), notes=region_notes(p))
     if model.warning:
         res.warnings.append(model.warning)
     cache = p.tag_cache()
@@ -220,6 +221,18 @@ def code_project(p: Project, *, jobs: int = 1, min_score: float = 0.0,
     res.suggestions = len(rows)
     cache.record_run(digest, res.path, res.by_code)
     return _count_decisions(p, res, store)
+
+
+def region_notes(p: Project) -> list[str]:
+    """What ``tagger.regions`` keeps from being suggested, said plainly."""
+    out = []
+    for kind, regions in p.codebook.settings.tagger.regions.items():
+        others = [t for t in p.transcripts if t.region not in regions]
+        if others and p.codebook.of_kind(kind):
+            out.append(f"{kind} codes are suggested only in transcripts of {', '.join(regions)} (tagger.regions): "
+                       f"{len(others)} transcript(s) of {', '.join(sorted({t.region for t in others}))} get none; "
+                       "a person may still code them")
+    return out
 
 
 def prune_cache(p: Project) -> PruneResult:

@@ -123,18 +123,32 @@ class Attribution:
         return self.styles.get(name or "", DEFAULT_STYLE)
 
 
-@dataclass(frozen=True)
-class ChallengeTable:
-    region: str | None = None  # quotes and organisations of this region only (None: every region)
-    style: str = "long"
+TABLE_TYPES = ("roster", "comparison", "challenges", "practices", "phases")
 
 
 @dataclass(frozen=True)
-class Tables:
-    comparison_style: str = "short"
-    comparison_tables: Mapping[str, str] = field(default_factory=_frozen)  # table id → title
-    challenge_table: ChallengeTable = ChallengeTable()
-    roster_order: Literal["name", "transcript"] = "name"
+class TableSpec:
+    """One table of the study, as ``tables:`` lists them (in the order they are printed).
+
+    ``type``: roster (who was interviewed, by region and group), comparison (themes × regions,
+    each cell the findings or passages coded, with attribution notes), challenges (a kind's codes
+    with quotes and the organisations that raised them), practices (challenge → practice → case
+    from the codebook's links, with counts), phases (the codebook's phases × region and ×
+    organisation, with the passages). ``regions``: the regions it covers (default: all);
+    ``style``: the attribution style of its notes; ``themes``: the themes of a comparison table
+    (default: those whose ``table`` is this id, else every theme); ``kind``: the code kind of a
+    challenges table; ``order``: a roster's order (by published name, or transcript order).
+    """
+
+    type: Literal["roster", "comparison", "challenges", "practices", "phases"]
+    id: str = ""
+    title: str = ""
+    regions: tuple[str, ...] = ()
+    style: str | None = None
+    themes: tuple[str, ...] = ()
+    kind: str = "challenge"
+    order: Literal["name", "transcript"] = "name"
+    quotes: Literal["marked", "all"] = "marked"  # challenges: quotes marked as such, or every coding when none is
 
 
 @dataclass(frozen=True)
@@ -144,7 +158,7 @@ class Settings:
     regions: tuple[str, ...] = ("日本", "米国", "諸外国等")
     transcript_order: Literal["date", "file", "id"] = "date"
     attribution: Attribution = Attribution()
-    tables: Tables = Tables()
+    tables: tuple[TableSpec, ...] | None = None  # None: the tables the codebook's codes call for
     tagger: TaggerSettings = TaggerSettings()
     denial: Denial = Denial()
     refs_file: str | None = None
@@ -188,6 +202,13 @@ def load_section(cls: type, raw: Any, *, where: str, name: str, line: int, probl
             problems.append(f"{name}:{key_line(raw, k, line)}: {where + ': ' if where else ''}unknown "
                             f"{'key' if where else 'top-level key'} '{k}'{hint}")
     values = {}
+    required = [n for n, f in known.items() if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    for fname in required:
+        if fname not in raw:
+            hint = typing.get_type_hints(cls)[fname]
+            choices = f" (one of {', '.join(typing.get_args(hint))})" if typing.get_origin(hint) is Literal else ""
+            problems.append(f"{name}:{line}: {where}: '{fname}' is required{choices}")
+            return MISSING
     for fname, f in known.items():
         if fname not in raw:
             continue
@@ -230,6 +251,15 @@ def _convert(value: Any, tp: Any, f: dataclasses.Field | None, *, where: str, na
         if value is None or isinstance(value, (dict, list, bool)):
             return bad("must be a text")
         return str(value)
+    if origin is tuple and args and dataclasses.is_dataclass(args[0]):
+        if not isinstance(value, list):
+            return bad("must be a list", show=False)
+        items = []
+        for i, item in enumerate(value):
+            got = load_section(args[0], item, where=f"{where}[{i + 1}]", name=name, line=line_of(item, line), problems=problems)
+            if got is not MISSING:
+                items.append(got)
+        return tuple(items)
     if origin is tuple:
         if not isinstance(value, list):
             return bad("must be a list")

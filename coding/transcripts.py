@@ -16,15 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Collection, Iterable, Iterator, Mapping
 
-import yaml
-
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML has it
-
 from .errors import TranscriptError
+from .yamlfile import YamlProblem, dup_keys, key_line, load_yaml, strip_lines
 
 REQUIRED_KEYS = ("id", "org", "region", "kind", "attribute")
 KNOWN_KEYS = ("id", "org", "region", "country", "kind", "attribute", "group", "date")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+HELP = "the keys are explained under 'Transcripts' in FORMATS.md (docs/formats.md)"
 SUFFIXES = (".md", ".txt")
 IMPORTABLE = (".docx", ".txt", ".md")  # what `import notes` turns into a transcript
 
@@ -201,28 +199,30 @@ def parse_transcript(
         raise TranscriptError(f"{name}:1: front matter not closed: add a line '---' after the attributes.")
     header = "\n".join(lines[1:close])
     try:
-        meta = yaml.load(header, Loader=_YAML_LOADER) if header.strip() else {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 2
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise TranscriptError(f"{name}:{line}: front matter is not valid YAML: {problem}") from None
+        meta = load_yaml(header, max_bytes=1 << 20, max_nodes=10_000) if header.strip() else {}
+    except YamlProblem as e:
+        what = f"is {e.message}" if e.message.startswith("not valid") else f"cannot be read: {e.message}"
+        raise TranscriptError(f"{name}:{e.line + 1}: front matter {what} ({HELP})") from None
+    if meta is None:
+        meta = {}
     if not isinstance(meta, dict):
-        raise TranscriptError(f"{name}:2: front matter must be 'key: value' lines.")
+        raise TranscriptError(f"{name}:2: front matter must be 'key: value' lines ({HELP}).")
 
     def line_of_key(key: str) -> int:
-        for i in range(1, close):
-            if re.match(rf"^\s*{re.escape(key)}\s*:", lines[i]):
-                return i + 1
-        return 1
+        return key_line(meta, key, 0) + 1 if key in meta else 1
 
     problems = []
+    for k in dup_keys(meta):
+        problems.append(f"{name}:{line_of_key(k)}: front matter key '{k}' is written twice; keep one")
     attrs: dict[str, str] = {}
-    for k, v in meta.items():
+    for k, v in strip_lines(meta).items():
+        if isinstance(v, (dict, list)):
+            problems.append(f"{name}:{line_of_key(k)}: front matter '{k}' must be one value, not a list or mapping")
+            continue
         attrs[str(k)] = "" if v is None else str(v)
     for key in REQUIRED_KEYS:
-        if not attrs.get(key, "").strip():
-            problems.append(f"{name}:{line_of_key(key)}: front matter has no '{key}'")
+        if not attrs.get(key, "").strip() and not any(key in p for p in problems):
+            problems.append(f"{name}:{line_of_key(key)}: front matter has no '{key}' ({HELP})")
     tid = attrs.get("id", "")
     if tid and not ID_RE.match(tid):
         problems.append(f"{name}:{line_of_key('id')}: id '{tid}' may use only letters, digits, '-' and '_'")

@@ -132,9 +132,9 @@ attribution:
     short:
       joinr: "、"
 tables:
-  comparison_styl: short
-  challenge_table:
-    regon: 日本
+  - type: comparison
+    titel: x
+  - {type: challenges, regon: 日本}
 tagger:
   skp: {speakers: [Q]}
   skip:
@@ -169,8 +169,8 @@ def test_a_misspelt_setting_at_every_level_is_reported_with_its_line_and_the_key
         "codebook.yml:2: unknown top-level key 'regoins' (did you mean regions?)",
         "codebook.yml:4: attribution: unknown key 'ordr' (did you mean order?)",
         "codebook.yml:7: attribution.styles.short: unknown key 'joinr' (did you mean joiner?)",
-        "codebook.yml:9: tables: unknown key 'comparison_styl' (did you mean comparison_style?)",
-        "codebook.yml:11: tables.challenge_table: unknown key 'regon' (did you mean region?)",
+        "codebook.yml:10: tables[1]: unknown key 'titel' (did you mean title?)",
+        "codebook.yml:11: tables[2]: unknown key 'regon' (did you mean regions?)",
         "codebook.yml:13: tagger: unknown key 'skp' (did you mean skip?)",
         "codebook.yml:15: tagger.skip: unknown key 'speakrs' (did you mean speakers?)",
         "codebook.yml:17: tagger.learned: unknown key 'min_scor' (did you mean min_score?)",
