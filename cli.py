@@ -202,6 +202,7 @@ def _print_code(res) -> None:
         f"{res.suggestions} suggestions for {len(res.by_code)} codes ({res.source}); "
         f"{res.pending} pending review, {res.decisions} decisions"
         + (f", {res.moved} re-anchored" if res.moved else "")
+        + (f", {res.recheck} to re-check after an edit (run validate)" if res.recheck else "")
         + (f", {res.stale} stale (run validate)" if res.stale else "")
     )
     click.echo(f"wrote {res.path}")

@@ -415,6 +415,10 @@ class LexTokenizer:
             out.append((s, tag, m.dictionary_form(), m.normalized_form()))
         return out
 
+    def readings(self, text: str) -> list[tuple[str, str]]:
+        """``(surface, katakana reading)`` of Sudachi's morphemes (for the kana and romaji forms of names)."""
+        return [(m.surface(), m.reading_form()) for m in self._tok.tokenize(text) if m.surface()]
+
     def arrays(self, text: str):
         """words, spaces, tags, lemmas, norms for ``text`` (spaCy's get_dtokens_and_spaces)."""
         dt = self._dtokens(text)
@@ -447,11 +451,11 @@ class LexTokenizer:
 
     def __call__(self, text: str) -> LexDoc:
         """One doc per text; an over-long text is tokenized in chunks (as ``parse_texts`` does)."""
-        chunks = _chunks(text)
-        if len(chunks) == 1:
+        pieces = chunks(text)
+        if len(pieces) == 1:
             return LexDoc(text, *self.arrays(text))
         acc: list[list] = [[], [], [], [], []]
-        for c in chunks:
+        for c in pieces:
             for a, b in zip(acc, self.arrays(c)):
                 a.extend(b)
         return LexDoc(text, *acc)
@@ -582,7 +586,7 @@ class DocCache:
 
 
 # ---------------------------------------------------------------- parsing
-def _chunks(text: str) -> list[str]:
+def chunks(text: str) -> list[str]:
     """Split an over-long paragraph at sentence ends so each chunk stays under Sudachi's limit."""
     if len(text) * 4 <= MAX_BYTES or len(text.encode("utf-8")) <= MAX_BYTES:
         return [text]
@@ -622,7 +626,7 @@ def parse_texts(nlp, texts: Sequence[str], *, jobs: int = 1) -> list:
     pieces: list[str] = []
     owners: list[int] = []
     for i, t in enumerate(texts):
-        for c in _chunks(t):
+        for c in chunks(t):
             pieces.append(c)
             owners.append(i)
     if jobs > 1 and len(pieces) >= 4 * jobs:

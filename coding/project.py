@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .aggregate import Corpus, build_tables, crosstab
-from .anonymity import Guard, NameFinding, Policy, find_names, load_policy
+from .anonymity import Guard, NameFinding, Policy, find_names, load_policy, ner_scan
 from .codebook import Codebook, load_codebook
 from .errors import CodebookError, CodingError, ProjectError, StoreError, TranscriptError
 from .learn import resolve_model
-from .nlp import DocCache, NlpSettings, iter_parsed
+from .nlp import NlpSettings, lexical_tokenizer
 from .store import AUTO, COLUMNS, Coding, Store, read_codings_csv, reanchor, record_decisions, suggestions_path, to_csv, validate_against
 from .tagcache import PruneResult, TagCache
 from .transcripts import Transcript, read_transcripts, stray_files
@@ -90,7 +90,7 @@ class ValidationReport:
         """The anonymity guard built from this validation's name search."""
         if self.policy is None:
             raise ProjectError("no name search was run")
-        return Guard(self.policy, {f.name for f in self.names})
+        return Guard(self.policy, {f.name for f in self.names}, reading=reader())
 
 
 def validate_project(root: Path | str, *, names: bool = True, jobs: int = 1,
@@ -153,8 +153,19 @@ def decision_warnings(store: Store, by_id: dict[str, Transcript], cb: Codebook) 
     for r in store.anchored(by_id):
         if r.anchor == "stale" and r.transcript_id in by_id:
             out.append(f"codings/{r.coder}.csv: stale decision: {r.transcript_id} {r.code_id} "
-                       f"'{r.text[:30]}' no longer occurs in the transcript (kept, not used)")
+                       f"'{_short(r.text)}' no longer occurs in the transcript (kept, not used; re-code the passage "
+                       "in review, or remove the row)")
+        elif r.anchor == "recheck":
+            line = by_id[r.transcript_id].line_of(r.start)
+            what = f"'{_short(r.was)}' is now '{_short(r.text)}'" if r.was else f"'{_short(r.text)}' occurs in several places"
+            out.append(f"codings/{r.coder}.csv: re-check {r.code_id} at {by_id[r.transcript_id].path}:{line}: the passage "
+                       f"was edited: {what} (the decision follows it; confirm it in review)")
     return out
+
+
+def _short(text: str, n: int = 30) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[:n] + "…"
 
 
 # ---------------------------------------------------------------- code
@@ -170,6 +181,7 @@ class CodeResult:
     pending: int = 0
     decisions: int = 0
     moved: int = 0
+    recheck: int = 0  # decisions re-attached after their passage was edited inside
     stale: int = 0
     model_loaded: bool = False
     source: str = "rules"  # what suggested: rules, or rules + which learned model
@@ -246,9 +258,11 @@ def _count_decisions(p: Project, res: CodeResult, store: Store | None = None) ->
     anchored = store.anchored(p.by_id)
     res.decisions = len(anchored)
     res.moved = sum(1 for r in anchored if r.anchor == "moved")
+    res.recheck = sum(1 for r in anchored if r.anchor == "recheck")
     res.stale = sum(1 for r in anchored if r.anchor == "stale")
     res.pending = len(store.pending(p.by_id))
-    res.warnings.extend(w for w in decision_warnings(store, p.by_id, p.codebook) if "stale decision" not in w)
+    res.warnings.extend(w for w in decision_warnings(store, p.by_id, p.codebook)
+                        if "stale decision" not in w and ": re-check " not in w)
     return res
 
 
@@ -318,23 +332,23 @@ def project_crosstab(p: Project, variable: str, *, codes: Sequence[str] | None =
 # ---------------------------------------------------------------- anonymity
 def find_real_names(root: Path | str, transcripts: Sequence[Transcript], *, model: str = "ja_ginza", jobs: int = 1,
                     progress: Callable[[Transcript], None] | None = None, cache: bool = True) -> tuple[Policy, list[NameFinding]]:
-    """Real names in the transcripts: anonymity.yml's, GiNZA's named entities, person-name tokens.
-    The NER parse is cached like every other parse (``cache=False``: read the cache, write nothing)."""
+    """Real names in the transcripts (see :mod:`coding.anonymity`). What the NER finds is cached
+    per transcript text (``cache=False``: read the cache, write nothing)."""
     root = Path(root)
     policy = load_policy(root, transcripts)
-    docs_by_id = None
+    ner = None
     if policy.detect and transcripts:
         settings = NlpSettings.for_needs((), ner=True, model=model)
-        docs_by_id = {}
-        docs_cache = DocCache(root / "outputs" / "cache" / "nlp", writable=cache)
-        for t, docs in iter_parsed(transcripts, settings, docs_cache, jobs=jobs):
-            docs_by_id[t.id] = docs
-            if progress:
-                progress(t)
-    return policy, find_names(transcripts, policy, docs_by_id)
+        ner = ner_scan(transcripts, settings, root / "outputs" / "cache" / "names", jobs=jobs, writable=cache, progress=progress)
+    return policy, find_names(transcripts, policy, ner, reading=reader())
+
+
+def reader():
+    """Sudachi readings of a text's words (for the romaji and kana forms of names)."""
+    return lexical_tokenizer().readings
 
 
 def project_guard(p: Project, *, jobs: int = 1) -> Guard:
     """The anonymity guard for everything this project publishes."""
     policy, findings = find_real_names(p.root, p.transcripts, model=p.codebook.settings.tagger.nlp_model, jobs=jobs)
-    return Guard(policy, {f.name for f in findings})
+    return Guard(policy, {f.name for f in findings}, reading=reader())

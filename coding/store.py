@@ -11,26 +11,38 @@ nothing but a person's command writes under ``codings/``. Every write is atomic 
 rename), so an interrupted run leaves the previous file intact.
 
 Precedence: a decision on a (segment, code) outranks the suggestion on it; ``rejected`` hides it,
-``accepted`` confirms it, ``manual`` adds a coding the tagger never made. When a transcript was
-edited, a decision is re-anchored to its text (the occurrence nearest its old offset); a decision
-whose text is gone is kept in its file and reported as stale.
+``accepted`` confirms it, ``manual`` adds a coding the tagger never made. A decision is stored with
+its words and a little context before and after them (``prefix``, ``suffix``), so that when a
+transcript is edited it follows its passage (:mod:`coding.anchor`): moved with its words,
+re-attached and flagged for a re-check when the words were edited inside, and kept as stale —
+reported, never used, never deleted — only when the passage is gone.
+
+The CSV files are meant to be opened in spreadsheets: a cell that would start with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return is written with a leading apostrophe (what a spreadsheet
+shows as text), and reading removes exactly one (an apostrophe the text really begins with is
+doubled), so files round-trip exactly. Reading accepts UTF-8 with or without BOM, UTF-16 and
+CP932 (how Japanese Excel saves a CSV). Fields of any length are read.
 """
 from __future__ import annotations
 
 import csv
 import io
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from .anchor import context, locate
 from .errors import StoreError
 from .files import atomic_write_text
-from .transcripts import Transcript
+from .transcripts import Transcript, TranscriptError, decode_bytes
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a passage may be as long as a transcript
 
 COLUMNS = ["transcript_id", "start", "end", "text", "code_id", "code_ref", "status", "coder"]
-DECISION_COLUMNS = COLUMNS + ["quote", "memo", "decided_at"]
+DECISION_COLUMNS = COLUMNS + ["quote", "memo", "decided_at", "prefix", "suffix"]
 SUGGESTION_COLUMNS = COLUMNS + ["pattern", "matched", "score", "paragraph"]
 HUMAN_STATUSES = ("accepted", "rejected", "manual")
 CONFIRMED = ("accepted", "manual")
@@ -55,8 +67,11 @@ class Coding:
     score: float | None = None
     pattern: str = ""
     matched: str = ""
-    anchor: str = "ok"  # ok | moved | stale (for decisions checked against the transcript)
+    anchor: str = "ok"  # ok | moved | recheck | stale (for decisions checked against the transcript)
     row: int = 0  # the row of the file it was read from (for messages), 0 if none
+    prefix: str = ""  # the words just before the passage when it was decided (anchoring)
+    suffix: str = ""  # and just after it
+    was: str = ""  # for a passage re-attached after an edit inside it: its words before the edit
 
     @property
     def key(self) -> tuple[str, int, int, str]:
@@ -82,6 +97,19 @@ def _sort_key(c: Coding):
     return (c.transcript_id, c.start, c.end, c.code_id)
 
 
+FORMULA = re.compile(r"^'*[=+\-@\t\r]")
+
+
+def cell_out(value: str) -> str:
+    """A text cell as written: a leading apostrophe keeps a spreadsheet from running it as a formula."""
+    return "'" + value if FORMULA.match(value) else value
+
+
+def cell_in(value: str) -> str:
+    """A text cell as read: :func:`cell_out` undone."""
+    return value[1:] if value.startswith("'") and FORMULA.match(value) else value
+
+
 def to_csv(rows: Iterable[Coding], columns: Sequence[str], code_ref=lambda cid: "") -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -92,9 +120,9 @@ def to_csv(rows: Iterable[Coding], columns: Sequence[str], code_ref=lambda cid: 
             "code_id": c.code_id, "code_ref": code_ref(c.code_id), "status": c.status, "coder": c.coder,
             "quote": "yes" if c.quote else "", "memo": c.memo, "decided_at": c.decided_at,
             "pattern": c.pattern, "matched": c.matched, "score": "" if c.score is None else f"{c.score:.4f}",
-            "paragraph": "",
+            "paragraph": "", "prefix": c.prefix, "suffix": c.suffix,
         }
-        w.writerow([rec.get(col, "") for col in columns])
+        w.writerow([cell_out(v) if isinstance(v, str) else v for v in (rec.get(col, "") for col in columns)])
     return buf.getvalue()
 
 
@@ -108,11 +136,18 @@ def read_codings_csv(path: Path | str, *, default_coder: str | None = None, allo
     """Read a codings CSV (FORMATS.md §3). Malformed input raises StoreError naming file and row."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise StoreError(f"{path}: not found") from None
-    except UnicodeDecodeError:
-        raise StoreError(f"{path}: not UTF-8; save the CSV as UTF-8") from None
+    except OSError as e:
+        raise StoreError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        text, _ = decode_bytes(data, str(path))
+    except TranscriptError:
+        raise StoreError(f"{path}: not UTF-8, UTF-16 or CP932 (Shift_JIS) text; save the CSV as UTF-8") from None
+    text = text.lstrip("\ufeff")
+    if "\x00" in text:
+        raise StoreError(f"{path}: holds NUL characters: not a CSV file")
     reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader)
@@ -133,7 +168,7 @@ def read_codings_csv(path: Path | str, *, default_coder: str | None = None, allo
         if len(row) < len(COLUMNS):
             problems.append(f"{path}: row {rowno}: {len(row)} columns, expected at least {len(COLUMNS)}")
             continue
-        rec = dict(zip(header, row))
+        rec = {h: cell_in(v) for h, v in zip(header, row)}
         try:
             start, end = int(rec["start"]), int(rec["end"])
         except ValueError:
@@ -163,7 +198,7 @@ def read_codings_csv(path: Path | str, *, default_coder: str | None = None, allo
                 quote=rec.get("quote", "").strip().lower() in ("yes", "true", "1", "x"),
                 memo=rec.get("memo", ""), decided_at=rec.get("decided_at", ""), row=rowno,
                 pattern=rec.get("pattern", ""), matched=rec.get("matched", ""),
-                score=_float(rec.get("score", "")),
+                score=_float(rec.get("score", "")), prefix=rec.get("prefix", ""), suffix=rec.get("suffix", ""),
             )
         )
     if problems:
@@ -186,6 +221,7 @@ class Store:
     project: Path
     decisions: dict[str, list[Coding]] = field(default_factory=dict)  # coder → rows
     suggestions: list[Coding] = field(default_factory=list)
+    _anchored: tuple | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def open(cls, project: Path | str, *, suggestions: bool = True) -> "Store":
@@ -217,11 +253,12 @@ class Store:
 
     # ------------------------------------------------------------ anchoring
     def anchored(self, transcripts: Mapping[str, Transcript]) -> list[Coding]:
-        """Every decision checked against the current transcripts (re-anchored or stale)."""
-        out = []
-        for r in self.all_decisions():
-            out.append(reanchor(r, transcripts.get(r.transcript_id)))
-        return out
+        """Every decision checked against the current transcripts (moved, re-attached for a
+        re-check, or stale); worked out once per set of transcripts."""
+        key = id(transcripts)
+        if self._anchored is None or self._anchored[0] != key:
+            self._anchored = (key, [reanchor(r, transcripts.get(r.transcript_id)) for r in self.all_decisions()])
+        return list(self._anchored[1])
 
     # ------------------------------------------------------------ merging
     def merge(self, coder: str, rows: Iterable[Coding], *, now: str | None = None) -> tuple[int, int]:
@@ -241,6 +278,7 @@ class Store:
                 continue
             current[r.key] = r
         self.decisions[coder] = sorted(current.values(), key=_sort_key)
+        self._anchored = None
         return added, changed
 
     def save(self, coder: str, code_ref=lambda cid: "") -> Path:
@@ -306,29 +344,45 @@ def record_decisions(project: Path | str, coder: str, rows: Iterable[Coding], tr
     """
     check_coder(coder)
     store = Store.open(project, suggestions=False)
+    new = [with_context(r, transcripts) for r in rows]
+    new_keys = {r.key for r in new}
     current = []
     for r in store.decisions.get(coder, []):
         a = reanchor(r, transcripts.get(r.transcript_id))
-        current.append(replace(a, anchor="ok") if a.anchor == "moved" else replace(r, anchor="ok"))
+        if a.anchor in ("moved", "ok"):
+            current.append(with_context(a, transcripts))
+        elif a.anchor == "recheck" and a.key in new_keys:
+            continue  # decided anew on the passage it was re-attached to: the new decision replaces it
+        else:  # kept as written until a person looks at it again (a stale one is never deleted)
+            current.append(r)
     store.decisions[coder] = current
-    added, changed = store.merge(coder, list(rows))
+    added, changed = store.merge(coder, new)
     return Recorded(store.save(coder, code_ref), added, changed)
 
 
+def with_context(r: Coding, transcripts: Mapping[str, Transcript]) -> Coding:
+    """``r`` with the context its passage has now (it anchors the decision through later edits)."""
+    t = transcripts.get(r.transcript_id)
+    if t is None or t.body[r.start:r.end] != r.text:
+        return r
+    prefix, suffix = context(t.body, r.start, r.end)
+    return replace(r, prefix=prefix, suffix=suffix, anchor="ok", was="")
+
+
 def reanchor(r: Coding, t: Transcript | None) -> Coding:
-    """Check a decision against its transcript; move it to its text or mark it stale."""
-    if t is None:
+    """Check a decision against its transcript: where its passage is now (``moved``; ``recheck``
+    when the words were edited inside or several places fit), or ``stale`` when it is gone."""
+    if t is None or not r.text:
         return replace(r, anchor="stale")
     body = t.body
-    if body[r.start : r.end] == r.text:
+    if body[r.start:r.end] == r.text:
         return r
-    if not r.text:
+    found = locate(body, r.text, r.start, prefix=r.prefix, suffix=r.suffix, segments=t.segment_spans)
+    if found is None:
         return replace(r, anchor="stale")
-    positions = [m.start() for m in re.finditer(re.escape(r.text), body)]
-    if not positions:
-        return replace(r, anchor="stale")
-    best = min(positions, key=lambda p: abs(p - r.start))
-    return replace(r, start=best, end=best + len(r.text), anchor="moved")
+    text = body[found.start:found.end]
+    return replace(r, start=found.start, end=found.end, text=text, anchor=found.kind,
+                   was=r.text if text != r.text else "")
 
 
 def validate_against(rows: Sequence[Coding], transcripts: Mapping[str, Transcript], codes, source: str) -> list[str]:
@@ -346,6 +400,6 @@ def validate_against(rows: Sequence[Coding], transcripts: Mapping[str, Transcrip
         if r.end > len(t.body):
             problems.append(f"{where}: offsets beyond the end of the body ({len(t.body)} characters)")
             continue
-        if r.text and t.body[r.start : r.end] != r.text and r.text not in t.body:
+        if r.text and t.body[r.start : r.end] != r.text and reanchor(r, t).anchor == "stale":
             problems.append(f"{where}: text does not match the transcript at {r.start}..{r.end} and is not found in it")
     return problems

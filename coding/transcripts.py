@@ -13,6 +13,7 @@ import codecs
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Collection, Iterable, Iterator, Mapping
 
@@ -108,6 +109,11 @@ class Transcript:
     def segments(self) -> list[Segment]:
         """Sentence segments of every paragraph, in body order."""
         return [s for p in self.paragraphs for s in split_sentences(p)]
+
+    @cached_property
+    def segment_spans(self) -> tuple[tuple[int, int], ...]:
+        """``(start, end)`` of every sentence segment (computed once)."""
+        return tuple((s.start, s.end) for s in self.segments())
 
     def paragraph_at(self, offset: int) -> Paragraph | None:
         for p in self.paragraphs:

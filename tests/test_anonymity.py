@@ -97,3 +97,73 @@ def test_guard_and_allow_list():
     pol = Policy(allow=frozenset({"AUTM"}))
     assert allowed("B大学", pol) and allowed("G大学（私立）", pol) and allowed("国立大学", pol) and allowed("AUTM", pol)
     assert not allowed("東京大学", pol)
+
+
+FORMS = ["Taro Yamada", "Tohoku University", "Stanford University", "Hitachi, Ltd.", "Mr. Suzuki",
+         "Ｔｏｈｏｋｕ Ｕｎｉｖｅｒｓｉｔｙ", "日立 製作所", "ﾄｳﾎｸ大学", "株式会社ﾋﾀﾁｾｲｻｸｼｮ", "東北大", "P&G", "Johnson & Johnson"]
+FORMS_BODY = ("A: 先日 Taro Yamada さんと Tohoku University の件で話したが、専門人材が慢性的に不足している。\n\n"
+              "A: Stanford University や Hitachi, Ltd.、Mr. Suzuki とは交渉の前に対価の根拠を示している。\n\n"
+              "A: Ｔｏｈｏｋｕ Ｕｎｉｖｅｒｓｉｔｙ と日立 製作所、ﾄｳﾎｸ大学、株式会社ﾋﾀﾁｾｲｻｸｼｮ、東北大との共同研究では共願が多い。\n\n"
+              "A: P&G や Johnson & Johnson にも展示会に出しても成約につながらない。R&D の話は別。\n")
+
+
+def test_names_in_every_written_form_are_found_and_never_published(project):
+    (project / "transcripts" / "f.md").write_text(transcript_text(FORMS_BODY, id="JP-F", org="F大学"), encoding="utf-8")
+    (project / "anonymity.yml").write_text("always_mask: [P&G]\n", encoding="utf-8")
+    p = Project.open(project)
+    _, found = find_real_names(p.root, p.transcripts)
+    assert set(FORMS) <= {f.name for f in found}
+    assert "R&D" not in {f.name for f in found}
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["transcript_id", "start", "end", "text", "code_id", "code_ref", "status", "coder", "quote"])
+    for para in p.transcripts[0].paragraphs:
+        w.writerow(["JP-F", para.start, para.end, para.text, "課題⑧", "", "manual", "hanako", "yes"])
+    (project / "in.csv").write_text(buf.getvalue(), encoding="utf-8")
+    assert CliRunner().invoke(cli, ["import", "codings", str(project / "in.csv"), "--project", str(project)],
+                              catch_exceptions=False).exit_code == 0
+    res = CliRunner().invoke(cli, ["run", "--project", str(project)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    files = published_text(project / "outputs")
+    assert any(f.endswith("tables.html") for f in files)
+    leaks = {(Path(f).name, form) for f, text in files.items() for form in FORMS + ["P&amp;G", "Johnson &amp; Johnson"] if form in text}
+    assert leaks == set()
+    tables = files[str(project / "outputs" / "tables" / "tables.json")]
+    assert "R&D の話は別" in tables  # a term, not a name, is left alone
+    res = CliRunner().invoke(cli, ["validate", "--project", str(project)], catch_exceptions=False)
+    for form in ["Taro Yamada", "ﾄｳﾎｸ大学", "東北大", "日立 製作所"]:
+        assert f"f.md:" in res.output and f": {form} (" in res.output, form
+
+
+def test_a_front_matter_org_that_is_not_a_pseudonym_is_a_name(project):
+    (project / "transcripts" / "g.md").write_text(transcript_text("A: 共願が多い。\n", id="JP-G", org="東北大学"), encoding="utf-8")
+    p = Project.open(project)
+    _, found = find_real_names(p.root, p.transcripts)
+    assert [(f.line, f.name, f.source) for f in found if f.source.startswith("front matter")] == [(3, "東北大学", "front matter org (not a pseudonym)")]
+    res = CliRunner().invoke(cli, ["tables", "--format", "json", "--project", str(project)], catch_exceptions=False)
+    assert res.exit_code == 0 and "東北大学" not in (project / "outputs" / "tables" / "tables.json").read_text(encoding="utf-8")
+
+
+def test_the_name_search_reads_a_huge_line_in_chunks(project, monkeypatch):
+    """A transcript that is one very long line is parsed a chunk at a time (memory stays flat):
+    no chunk handed to the NER is longer than the limit, and a name deep in the line is found."""
+    import coding.anonymity as an
+
+    seen = []
+    real_pipe_scan = an._scan
+
+    def spy(nlp, t):
+        class Spy:
+            def pipe(self, items, as_tuples=False, batch_size=32):
+                for text, context in items:
+                    seen.append(len(text))
+                    yield from nlp.pipe([(text, context)], as_tuples=True)
+        return real_pipe_scan(Spy(), t)
+
+    monkeypatch.setattr(an, "_scan", spy)
+    line = "共同研究の話をした" * 3_000 + "山田太郎教授とも話した" + "共同研究の話をした" * 100
+    (project / "transcripts" / "h.md").write_text(transcript_text("A: " + line + "\n", id="JP-H"), encoding="utf-8")
+    p = Project.open(project)
+    _, found = find_real_names(p.root, p.transcripts)
+    assert "山田太郎" in {f.name for f in found}
+    assert len(seen) >= 4 and max(seen) <= 30_000 // 4
