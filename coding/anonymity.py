@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 from .errors import CodingError
 from .files import read_framed, sha1, write_framed
 from .names import fold, folded, kana_names, latin_names, pattern, variants
-from .nlp import NlpSettings, chunks, load_nlp
+from .nlp import NlpSettings, load_nlp
 from .settings import load_section
 from .transcripts import Transcript
 from .yamlfile import YamlProblem, dup_keys, key_line, load_yaml
@@ -208,23 +208,48 @@ def doc_candidates(offset: int, doc, labels: frozenset[str] = NAME_LABELS) -> li
     return out
 
 
-NAMES_FORMAT = "coding-names/1"
+NAMES_FORMAT = "coding-names/2"
+NER_PIECE = 1500  # characters per piece the NER reads: its memory grows with the text of a batch
+NER_BATCH = 4
+NER_OVERLAP = 40  # a piece cut inside a sentence overlaps the next, so no name is cut in two unseen
+
+
+def ner_pieces(text: str, limit: int = NER_PIECE) -> list[tuple[str, int]]:
+    """``(piece, offset)``: ``text`` in pieces of at most ``limit`` characters, cut after a
+    sentence end where there is one, else with an overlap of ``NER_OVERLAP`` characters."""
+    out = []
+    pos = 0
+    n = len(text)
+    while pos < n:
+        end = min(n, pos + limit)
+        if end == n:
+            out.append((text[pos:end], pos))
+            break
+        cut = max(text.rfind(c, pos + limit // 2, end) for c in "。！？!?\n")
+        if cut >= 0:
+            out.append((text[pos:cut + 1], pos))
+            pos = cut + 1
+        else:
+            out.append((text[pos:end], pos))
+            pos = end - NER_OVERLAP
+    return out
 
 
 def _scan(nlp, t: Transcript) -> list[Candidate]:
-    """What the NER and the name tokens find in one transcript, one chunk of a paragraph at a
-    time: a parsed chunk is dropped as soon as its names are read (memory stays flat)."""
+    """What the NER and the name tokens find in one transcript, a small piece of a paragraph at a
+    time: a parsed piece is dropped as soon as its names are read (memory stays flat whatever the
+    size of a transcript or of one line)."""
+
     def pieces():
         for para in t.paragraphs:
-            pos = para.start
-            for piece in chunks(para.text):
-                yield piece, pos
-                pos += len(piece)
+            for piece, off in ner_pieces(para.text):
+                yield piece, para.start + off
 
-    out: list[Candidate] = []
-    for doc, off in nlp.pipe(pieces(), as_tuples=True, batch_size=32):
-        out.extend(doc_candidates(off, doc))
-    return out
+    out: dict[tuple[int, int, str], Candidate] = {}
+    for doc, off in nlp.pipe(pieces(), as_tuples=True, batch_size=NER_BATCH):
+        for c in doc_candidates(off, doc):
+            out.setdefault((c.start, c.end, c.source), c)
+    return list(out.values())
 
 
 _SCAN_NLP = None

@@ -34,3 +34,7 @@ class ProjectError(CodingError):
 
 class OptionError(CodingError):
     """Options of a command that do not fit together."""
+
+
+class WriteError(CodingError):
+    """A file could not be written (disk full, no permission); nothing was changed."""

@@ -168,7 +168,9 @@ def to_json(tables: Mapping[str, Any]) -> str:
 
 
 def _md_escape(s: str) -> str:
-    return s.replace("|", "\\|").replace("\n", "<br>")
+    """A cell of a Markdown table: markup in the text shown as text (a Markdown viewer renders raw HTML)."""
+    s = html.escape(s, quote=False).replace("|", "\\|")
+    return s.replace("\n", "<br>")
 
 
 DEFAULT_TITLE = "ヒアリング調査の集計表"
@@ -176,11 +178,11 @@ DEFAULT_TITLE = "ヒアリング調査の集計表"
 
 def to_markdown(tables: Mapping[str, Any], title: str | None = None) -> str:
     title = title or tables.get("title") or DEFAULT_TITLE
-    lines = [f"# {title}", ""]
+    lines = [f"# {_md_escape(title)}", ""]
     if tables.get("draft"):
         lines += [f"> **{DRAFT}**", ""]
     for name, (header, rows) in table_rows(tables).items():
-        lines += [f"## {name}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += [f"## {_md_escape(name)}", "", "| " + " | ".join(_md_escape(h) for h in header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
         lines.append("")
     lines.append("※ 括弧内はヒアリングにて該当の内容について言及のあった組織の属性。数字は同じ属性の組織から複数の言及があった場合の数。")

@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .errors import WriteError
+
 _MODE: list[int] = []
 
 
@@ -33,8 +35,11 @@ def atomic_write_bytes(path: Path | str, data: bytes, *, fsync: bool = True) -> 
     """Write ``data`` to ``path`` atomically. ``fsync=False`` for regenerable files (caches),
     where a lost write only costs a recompute."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise WriteError(f"{path}: cannot write: {e.strerror or e}; nothing was changed") from None
     try:
         os.chmod(tmp, _file_mode())
         with os.fdopen(fd, "wb") as f:
@@ -43,11 +48,13 @@ def atomic_write_bytes(path: Path | str, data: bytes, *, fsync: bool = True) -> 
                 f.flush()
                 os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError):
+            raise WriteError(f"{path}: cannot write: {e.strerror or e} (disk full?); the file was left as it was") from None
         raise
 
 

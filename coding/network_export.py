@@ -295,6 +295,9 @@ def png_bytes(G: nx.Graph, pos: Mapping[Any, tuple[float, float]] | None = None,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import matplotlib_fontja  # noqa: F401  (registers IPAex Gothic as the default font)
+
+    # a label is text as written: "$…$" in a code label or quote is not TeX for the figure
+    matplotlib.rcParams["text.parse_math"] = False
     from matplotlib.lines import Line2D
     from matplotlib.patches import PathPatch
     from matplotlib.path import Path as MPath
@@ -524,8 +527,9 @@ def html_text(G: nx.Graph, pos: Mapping[Any, tuple[float, float]] | None = None)
     """A self-contained page (vis-network inlined, no external URL loaded): drag, zoom, hover or
     click a node or an edge for its quotes with attribution notes, filter by region and edge kind."""
     data = json.dumps(html_data(G, pos), ensure_ascii=False)
-    # inside <script>, "</" could close the element early
-    data = data.replace("</", "<\\/").replace("<!--", "<\\!--")
+    # inside <script>, "</script" or "<!--" in a quote could end or comment out the element: the
+    # JSON escapes \u003c and \u003e are the same characters to the parser and never markup
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     parts = {"__TITLE__": html.escape(title(G)), "/*__VIS_NETWORK__*/": VIS_JS.read_text(encoding="utf-8"), "__DATA__": data}
     # one pass, so that nothing inserted is itself searched for placeholders
     return re.sub("|".join(re.escape(k) for k in parts), lambda m: parts[m.group(0)], TEMPLATE.read_text(encoding="utf-8"))

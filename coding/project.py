@@ -320,7 +320,22 @@ def confirmed_codings(p: Project, *, coders: Sequence[str] | None = None, includ
 def project_tables(p: Project, *, coders: Sequence[str] | None = None, include_suggested: bool = False) -> dict:
     """Every table of the project, as a JSON-able dict (docs/formats.md, tables JSON)."""
     codings = confirmed_codings(p, coders=coders, include_suggested=include_suggested)
-    return build_tables(p.transcripts, p.codebook, codings, draft=include_suggested)
+    data = build_tables(p.transcripts, p.codebook, codings, draft=include_suggested)
+    unused = _unused_decisions(p)
+    if unused:
+        data["notes"].append(unused)
+    return data
+
+
+def _unused_decisions(p: Project) -> str:
+    """A note on decisions the tables cannot use (they stay in their files)."""
+    store = p.store(suggestions=False)
+    rows = store.anchored(p.by_id)
+    gone = sum(1 for r in rows if r.anchor == "stale")
+    unknown = sum(1 for r in rows if r.anchor != "stale" and r.code_id not in p.codebook.codes)
+    parts = ([f"{gone} stale (their passage is gone)"] if gone else []) + \
+            ([f"{unknown} naming codes the codebook no longer has"] if unknown else [])
+    return f"decisions not used: {', '.join(parts)}; they are kept (python cli.py validate lists them)" if parts else ""
 
 
 def project_crosstab(p: Project, variable: str, *, codes: Sequence[str] | None = None, unit: str = "transcript",

@@ -67,7 +67,7 @@ def init_study(dest: Path | str, *, from_sample: bool = False) -> InitResult:
     put("README.md", (TEMPLATE / "README.md").read_text(encoding="utf-8"))
     if FORMATS_DOC.is_file():
         put("FORMATS.md", FORMATS_DOC.read_text(encoding="utf-8"))
-    put(".gitignore", "outputs/\n")
+    put(".gitignore", "outputs/\n.*.tmp\n")
     load_codebook(dest / "codebook.yml")  # what init writes must load (a broken template is a bug, said here)
     return res
 

@@ -76,6 +76,7 @@ class _Context:
     strings: list[tuple[str, list[int]]]  # (string, char → token position)
     token_ids: list[int]  # token indices (in the paragraph doc) of the window
     starts: tuple[list[int], ...] = ()  # per string: where each token's characters begin (+ the end)
+    found: dict | None = None  # a paragraph's phrase hits, worked out once for all its sentences
 
 
 _FOLDED: dict[str, str] = {}  # fold() of token texts: the same words recur all through a corpus
@@ -290,6 +291,13 @@ class Tagger:
         return hits
 
     def _find_phrase(self, phrase: str, ctx: _Context) -> set[int] | None:
+        if ctx.found is not None:  # a paragraph window: the same for every sentence of it
+            if phrase not in ctx.found:
+                ctx.found[phrase] = self._search(phrase, ctx)
+            return ctx.found[phrase]
+        return self._search(phrase, ctx)
+
+    def _search(self, phrase: str, ctx: _Context) -> set[int] | None:
         found: set[int] = set()
         strings = ctx.strings[:1] if phrase.startswith(SURFACE) else ctx.strings
         for v in self.variants(phrase):
@@ -387,6 +395,7 @@ class Tagger:
                 spans.setdefault(doc.vocab.strings[match_id], []).append((s, e))
         texts, norms, starts = _doc_arrays(doc)
         pctx = _context_of(texts, norms, range(len(texts)))
+        pctx.found = {}
         folded = fold(para.text)
         ends = [a + len(w) for a, w in zip(starts, texts)]
         deny = self._uses_denial
@@ -402,6 +411,7 @@ class Tagger:
         open_ids = sorted({i for _, sctx, denied in sentences if not denied for i in sctx.token_ids})
         pctx_deny = pctx if len(open_ids) == len(texts) else _context_of(
             [texts[i] for i in open_ids], [norms[i] for i in open_ids], open_ids)
+        pctx_deny.found = pctx_deny.found if pctx_deny is pctx else {}
         out = []
         for seg, sctx, denied in sentences:
             in_sent = set(sctx.token_ids)

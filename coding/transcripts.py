@@ -186,7 +186,12 @@ def _plausible_japanese(text: str) -> bool:
 
 
 def normalise_newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    """Line ends as ``\n``; Word's manual line break (U+000B) and a form feed are line breaks too
+    (one character for one, so offsets do not move)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x0b", "\n").replace("\x0c", "\n")
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 
 # ---------------------------------------------------------------- parsing
@@ -197,6 +202,11 @@ def parse_transcript(
     path = Path(path)
     name = str(path)
     text = normalise_newlines(text)
+    bad = CONTROL.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        raise TranscriptError(f"{name}:{line}: holds the control character U+{ord(bad.group(0)):04X}, which is not "
+                              "text (is the file a document saved as text by mistake?); remove it")
     lines = text.split("\n")
     if not lines or lines[0].strip() != "---":
         raise TranscriptError(f"{name}:1: front matter missing: the file must start with a line '---'.")
