@@ -50,7 +50,7 @@ def test_markup_in_a_table_cell_is_text_in_markdown():
 
 
 def test_a_control_character_in_a_note_is_refused_with_its_line():
-    with pytest.raises(TranscriptError, match=r"a.md:11: holds the control character U\+0000"):
+    with pytest.raises(TranscriptError, match=r"a.md:12: holds the control character U\+0000"):
         parse_transcript(transcript_text("A: 一行目。\n\nA: 二\x00行目。\n"), "a.md")
 
 
