@@ -259,10 +259,13 @@ def run(project: Path, jobs: int, strict: bool):
 @coders_option()
 @include_suggested_option
 @strict_option
-def tables(project: Path, fmt, output: Path | None, coders, include_suggested: bool, strict: bool):
+@click.option("--drop-empty", is_flag=True,
+              help="Leave out rows nobody's codings fill (all '-'): themes, challenges, practices, phases, organisations.")
+def tables(project: Path, fmt, output: Path | None, coders, include_suggested: bool, strict: bool, drop_empty: bool):
     """Rebuild the study's tables from the confirmed codings: rosters, comparison matrices of
     themes × regions with attribution notes, the challenge table with quotes, the
     challenge–practice–case table and the phase table, as the codebook's tables: section says.
+    tables.html is laid out to print into a report (A4 landscape, the Japanese font inside).
 
     Example: python cli.py tables --format json -o outputs/tables/tables.json
     """
@@ -272,7 +275,7 @@ def tables(project: Path, fmt, output: Path | None, coders, include_suggested: b
     p = Project.open(project)
     guard = project_guard(p)
     res = publish_tables(p, guard, formats=list(fmt) or None, output=output, coders=list(coders) or None,
-                         include_suggested=include_suggested, strict=strict)
+                         include_suggested=include_suggested, strict=strict, drop_empty=drop_empty)
     click.echo(guard.summary())
     _print_tables(res)
 
