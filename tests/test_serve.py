@@ -385,3 +385,30 @@ def test_the_picker_finds_a_code_by_its_label_definition_or_phrases(server, brow
     found = b.js("[...document.querySelectorAll('#picker-list li')].map(li => li.dataset.code)")
     assert found == ["図表32-1/日本", "課題⑤", "図表32-1", "P4"]
     assert b.js("document.querySelector('#picker-list li.sel').dataset.code") == "図表32-1/日本"
+
+
+WORDS = "A: 出願の多くは企業との共願だ。\n\nA: ロイヤルティ率はＴＬＯの担当者が決めるが、ＴＬＯの人数が足りない。\n"
+
+
+def test_the_page_marks_each_matched_word_whole_where_it_matched(project, write, browser):
+    """共願, not the 願 of 出願; ロイヤルティ率 for the phrase ロイヤリティ率; ＴＬＯ for TLO."""
+    write("w.md", WORDS, id="JP-W")
+    code_project(Project.open(project))
+    srv = make_server(project, "hanako", port=0, sort="position")
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        b = browser
+        b.open(srv.url)
+        b.wait_for("window.review && window.review.ready", what="the page ready")
+        seen = {}
+        for _ in range(b.js("review.items.length")):
+            code = focused(b)[0]
+            seen[code] = (marked_words(b), marked_words(b, ".quote-text"))
+            b.press("j")
+        assert seen["図表32-1"] == (["共願"], ["共願"])
+        assert seen["交渉前"] == (["出願"], ["出願"])
+        assert seen["交渉中"] == (["ロイヤルティ率"], ["ロイヤルティ率"])
+        assert seen["課題⑧"] == (["ＴＬＯ", "担当者", "ＴＬＯ", "人数", "足りない"],) * 2
+    finally:
+        srv.shutdown()
+        srv.server_close()
