@@ -51,6 +51,8 @@ strict_option = click.option("--strict", is_flag=True,
 include_suggested_option = click.option("--include-suggested", is_flag=True,
                                         help="Draft: also count suggestions nobody has reviewed (marked DRAFT).")
 jobs_option = click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64), help="Processes to use.")
+lang_option = click.option("--lang", type=click.Choice(["ja", "en"]),
+                           help="Language of what people read: ja (Japanese) or en (default: the codebook's lang, else ja).")
 
 
 def output_option(help: str = "File to write (default: stdout).", **kw):
@@ -258,10 +260,13 @@ def run(project: Path, jobs: int, strict: bool):
 @coders_option()
 @include_suggested_option
 @strict_option
-def tables(project: Path, fmt, output: Path | None, coders, include_suggested: bool, strict: bool):
+@click.option("--drop-empty", is_flag=True,
+              help="Leave out rows nobody's codings fill (all '-'): themes, challenges, practices, phases, organisations.")
+def tables(project: Path, fmt, output: Path | None, coders, include_suggested: bool, strict: bool, drop_empty: bool):
     """Rebuild the study's tables from the confirmed codings: rosters, comparison matrices of
     themes × regions with attribution notes, the challenge table with quotes, the
     challenge–practice–case table and the phase table, as the codebook's tables: section says.
+    tables.html is laid out to print into a report (A4 landscape, the Japanese font inside).
 
     Example: python cli.py tables --format json -o outputs/tables/tables.json
     """
@@ -271,7 +276,7 @@ def tables(project: Path, fmt, output: Path | None, coders, include_suggested: b
     p = Project.open(project)
     guard = project_guard(p)
     res = publish_tables(p, guard, formats=list(fmt) or None, output=output, coders=list(coders) or None,
-                         include_suggested=include_suggested, strict=strict)
+                         include_suggested=include_suggested, strict=strict, drop_empty=drop_empty)
     click.echo(guard.summary())
     _print_tables(res)
 
@@ -463,10 +468,12 @@ def import_codings_cmd(project: Path, file: Path, coder: str | None):
 @click.option("--transcript", "transcripts", multiple=True, help="Only these transcripts (repeatable).")
 @click.option("--sort", type=click.Choice(["score", "position"]), default="score", show_default=True,
               help="Order of the rows: most confident suggestions first, or transcript order.")
-def export_review_cmd(project: Path, fmt: str, output: Path, coder: str | None, compare, transcripts, sort: str):
+@lang_option
+def export_review_cmd(project: Path, fmt: str, output: Path, coder: str | None, compare, transcripts, sort: str,
+                      lang: str | None):
     """Write a review sheet: each pending suggestion with its paragraph, the matched words (red),
-    the code's definition and a decision drop-down (accept / reject / change to <code id>); rows
-    added at the end record codes the tagger missed.
+    the code's definition and a decision drop-down (採用 / 不採用 / 変更 → <code>, or with --lang en
+    accept / reject / change to <code id>); rows added at the end record codes the tagger missed.
 
     Fill it in Excel or LibreOffice, then: import review FILE --coder NAME. With --compare A
     --compare B the rows are A's and B's disagreements, to be settled as coder 'adjudicated'.
@@ -479,7 +486,8 @@ def export_review_cmd(project: Path, fmt: str, output: Path, coder: str | None, 
     if compare and len(compare) != 2:
         raise click.UsageError("give --compare exactly twice, e.g. --compare hanako --compare taro")
     p = Project.open(project)
-    res = export_review(p, output, coder=coder, compare=tuple(compare), transcripts=list(transcripts) or None, sort=sort)
+    res = export_review(p, output, coder=coder, compare=tuple(compare), transcripts=list(transcripts) or None, sort=sort,
+                        lang=lang)
     what = f"disagreement(s) of {compare[0]} and {compare[1]}" if compare else "suggestion(s) to review"
     click.echo(f"wrote {output}: {res.items} {what}")
     if res.no_suggestions:
@@ -491,9 +499,9 @@ def export_review_cmd(project: Path, fmt: str, output: Path, coder: str | None, 
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--coder", required=True, help="Whose decisions these are (codings/<coder>.csv).")
 def import_review_cmd(project: Path, file: Path, coder: str):
-    """Apply a filled review sheet: accept / reject / change to <code id> become this coder's
-    decisions, added rows become manual codings; rows left empty stay pending. A malformed sheet
-    is refused whole, naming the row.
+    """Apply a filled review sheet: 採用 / 不採用 / 変更 → <code> (or accept / reject / change to
+    <code id>, a sheet of either language) become this coder's decisions, added rows become manual
+    codings; rows left empty stay pending. A malformed sheet is refused whole, naming the row.
 
     Example: python cli.py import review review-hanako.xlsx --coder hanako
     """
@@ -647,9 +655,11 @@ def train(project: Path, coders, output: Path | None, jobs: int, also):
 @click.option("--open/--no-open", "open_browser", default=True, show_default=True, help="Open the page in the web browser.")
 @click.option("--sort", type=click.Choice(["score", "position"]), default="score", show_default=True,
               help="Order of the codings within a transcript: the surest suggestions first, or as in the text (o on the page toggles).")
-def serve(project: Path, coder: str, port: int, compare, open_browser: bool, sort: str):
+@lang_option
+def serve(project: Path, coder: str, port: int, compare, open_browser: bool, sort: str, lang: str | None):
     """Review in the browser: a local page (127.0.0.1 only) shows each transcript with its
     suggestions highlighted; accept (a), reject (r), change (c) or add (m) codes with the keyboard.
+    The page is in Japanese unless --lang en (or the codebook's lang: en) says English.
 
     Every decision is saved to codings/<coder>.csv the moment it is made, so closing the window
     loses nothing; the project is locked only while a decision is written. Press ? on the page for
@@ -662,7 +672,7 @@ def serve(project: Path, coder: str, port: int, compare, open_browser: bool, sor
     from coding.review import make_server
 
     try:
-        server = make_server(project, coder, port=port, compare=tuple(compare), sort=sort)
+        server = make_server(project, coder, port=port, compare=tuple(compare), sort=sort, lang=lang)
     except OSError as e:
         raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {e.strerror}; try --port 0 for any free port") from None
     url = server.url  # type: ignore[attr-defined]

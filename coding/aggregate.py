@@ -499,3 +499,29 @@ def build_tables(transcripts: Sequence[Transcript], codebook: Codebook, codings:
     if draft:
         out["draft"] = True
     return out
+
+
+def drop_empty_rows(tables: Mapping[str, Any]) -> dict[str, Any]:
+    """``tables`` without the rows no organisation's codings fill, which print as nothing but
+    "-": a comparison row with no entry in any region, a challenge nobody raised (its
+    ``no_quote_note`` goes with it), a practice no organisation coded or raised the problem of,
+    a phase nobody spoke of (its column in the by-organisation view too) and an organisation
+    without a phase coding. Rosters are kept whole. A new dict; ``tables`` is not changed."""
+    out = dict(tables)
+    if "comparison_tables" in tables:
+        out["comparison_tables"] = {
+            tid: {**t, "rows": [r for r in t["rows"] if any(r.get(reg) for reg in t["regions"])]}
+            for tid, t in tables["comparison_tables"].items()}
+    if "challenge_table" in tables:
+        ct = tables["challenge_table"]
+        out["challenge_table"] = {**ct, "rows": [r for r in ct["rows"] if r["orgs"]]}
+    if "practice_table" in tables:
+        pt = tables["practice_table"]
+        out["practice_table"] = {**pt, "rows": [r for r in pt["rows"] if r["orgs"] or r["problem_orgs"]]}
+    if "phase_table" in tables:
+        ph = tables["phase_table"]
+        rows = [r for r in ph["rows"] if any(c["n_orgs"] for c in r["regions"].values())]
+        kept = [r["code_id"] for r in rows]
+        by_org = [{**o, "counts": {p: o["counts"][p] for p in kept}} for o in ph["by_org"]]
+        out["phase_table"] = {**ph, "rows": rows, "by_org": [o for o in by_org if any(o["counts"].values())]}
+    return out

@@ -10,10 +10,12 @@ import html
 import io
 import json
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any, Mapping
 
 from .files import atomic_write_bytes, atomic_write_text
+from .fonts import FONT_STACK, font_face
 
 FORMATS = ("json", "md", "csv", "xlsx", "html")
 DRAFT = "下書き（未レビューの提案を含む） / DRAFT: includes unreviewed suggestions"
@@ -189,27 +191,98 @@ def to_markdown(tables: Mapping[str, Any], title: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+FOOTNOTE = "※ 括弧内はヒアリングにて該当の内容について言及のあった組織の属性。数字は同じ属性の組織から複数の言及があった場合の数。"
+SHORT_EM = 14.0  # a column whose longest line is this wide (in em) gets its own width and is never squeezed
+PAGE_EM = 90.0  # the width of an A4 landscape page as printed (273 mm at 8.5 pt), in em
+NUMBER = re.compile(r"^[-\d.,%()（）]*$")
+HTML_STYLE = """
+@page { size: A4 landscape; margin: 12mm 10mm; }
+body { font-family: FONTS; margin: 2em; color: #111; line-height: 1.5; font-size: 10.5pt; }
+h1 { font-size: 1.5em; margin: 0 0 .8em; }
+h2 { font-size: 1.15em; margin: 1.6em 0 .5em; break-after: avoid-page; }
+table { border-collapse: collapse; table-layout: fixed; margin-bottom: 1.5em; }
+th, td { border: 1px solid #888; padding: .35em .45em; vertical-align: top; white-space: pre-wrap;
+         overflow-wrap: anywhere; line-break: strict; text-align: left; }
+th { background: #e8ecf4; font-weight: bold; }
+td.num { text-align: center; }
+thead { display: table-header-group; }
+tr { break-inside: avoid-page; }
+.draft { color: #b00; font-weight: bold; }
+.note { font-size: .9em; color: #333; }
+@media print {
+  body { margin: 0; font-size: 8.5pt; }
+  th { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+}
+"""
+
+
+def _text_em(line: str) -> float:
+    """How wide a line of text is, in em: a full-width character 1, any other about half."""
+    return sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.6 for ch in line)
+
+
+def _column_widths(header: list[str], rows: list[list[str]]) -> tuple[list[str], str]:
+    """CSS widths of a table's columns and of the table.
+
+    A column whose longest line is short (a count, a name, a process) gets that width and never
+    wraps; the others share the rest of a page (``PAGE_EM``, an A4 landscape page as printed) by
+    how much text their cells hold — by its square root, so a column of long quotes does not
+    squeeze a column of titles to a few characters — and none gets less than ``SHORT_EM``. A
+    table with long columns spans the page (its widths in %, so a wider screen widens every
+    column alike); one without is as wide as its columns."""
+    fixed: dict[int, float] = {}
+    weights: dict[int, float] = {}
+    for c, head in enumerate(header):
+        cells = [r[c] for r in rows if c < len(r)]
+        longest = max((_text_em(line) for cell in cells for line in cell.split("\n")), default=0.0)
+        if longest <= SHORT_EM:
+            fixed[c] = max(longest, min(_text_em(head), 8.0)) + 1.5  # padding and border
+        else:
+            mean = sum(_text_em(cell) for cell in cells) / max(len(cells), 1)
+            weights[c] = max(mean, SHORT_EM) ** 0.5
+    rest = sum(fixed.values())
+    if not weights:
+        return [f"{fixed[c]:.1f}em" for c in range(len(header))], f"{rest:.1f}em"
+    avail = max(PAGE_EM - rest, SHORT_EM * len(weights))
+    total = sum(weights.values())
+    wide = {c: avail * w / total for c, w in weights.items()}
+    narrow = [c for c, w in wide.items() if w < SHORT_EM]
+    if narrow and len(narrow) < len(wide):  # lift those below the minimum, taking it from the others
+        lift = sum(SHORT_EM - wide[c] for c in narrow)
+        others = sum(w for c, w in wide.items() if c not in narrow)
+        wide = {c: SHORT_EM if c in narrow else w - lift * w / others for c, w in wide.items()}
+    whole = rest + sum(wide.values())
+    return [f"{100 * (fixed.get(c) or wide[c]) / whole:.2f}%" for c in range(len(header))], "100%"
+
+
 def to_html(tables: Mapping[str, Any], title: str | None = None) -> str:
+    """The tables as one page to read or print into a report: columns as wide as their text
+    needs, A4 landscape when printed (header rows repeated on every page, rows not split), and the
+    bundled Japanese font inside the page as the last fallback (:mod:`coding.fonts`), so it shows
+    Japanese on any machine. It loads nothing from anywhere."""
     title = title or tables.get("title") or DEFAULT_TITLE
-    parts = [
-        "<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title><style>",
-        "body{font-family:'Noto Sans JP','Hiragino Sans','Yu Gothic',sans-serif;margin:2em;}",
-        "table{border-collapse:collapse;margin-bottom:2em;}th,td{border:1px solid #999;padding:.4em;vertical-align:top;white-space:pre-wrap;}",
-        "th{background:#eef;} .draft{color:#b00;font-weight:bold;}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-    ]
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    text = [title, FOOTNOTE]
     if tables.get("draft"):
-        parts.append(f"<p class='draft'>{html.escape(DRAFT)}</p>")
+        body.append(f"<p class='draft'>{html.escape(DRAFT)}</p>")
+        text.append(DRAFT)
     for name, (header, rows) in table_rows(tables).items():
-        parts.append(f"<h2>{html.escape(name)}</h2><table><thead><tr>")
-        parts += [f"<th>{html.escape(h)}</th>" for h in header]
-        parts.append("</tr></thead><tbody>")
+        widths, width = _column_widths(header, rows)
+        numeric = [bool(rows) and all(NUMBER.match(r[c]) for r in rows if c < len(r)) for c in range(len(header))]
+        body.append(f"<section><h2>{html.escape(name)}</h2><table style='width:{width}'><colgroup>")
+        body += [f"<col style='width:{w}'>" for w in widths]
+        body.append("</colgroup><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr></thead><tbody>")
         for row in rows:
-            parts.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>")
-        parts.append("</tbody></table>")
-    parts.append("</body></html>\n")
-    return "".join(parts)
+            body.append("<tr>" + "".join(f"<td class='num'>{html.escape(v)}</td>" if numeric[c] else f"<td>{html.escape(v)}</td>"
+                                         for c, v in enumerate(row)) + "</tr>")
+        body.append("</tbody></table></section>")
+        text += [name, *header, *(v for row in rows for v in row)]
+    body.append(f"<p class='note'>{html.escape(FOOTNOTE)}</p>")
+    style = font_face("".join(text)) + HTML_STYLE.replace("FONTS", FONT_STACK)
+    return ("<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{html.escape(title)}</title><style>{style}</style></head><body>\n"
+            + "\n".join(body) + "\n</body></html>\n")
 
 
 def to_csv_files(tables: Mapping[str, Any]) -> dict[str, str]:

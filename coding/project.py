@@ -20,6 +20,7 @@ from .learn import resolve_model
 from .nlp import NlpSettings, lexical_tokenizer
 from .store import AUTO, COLUMNS, Coding, Store, read_codings_csv, reanchor, record_decisions, suggestions_path, to_csv, validate_against
 from .tagcache import PruneResult, TagCache
+from .tagger import matched_cell
 from .transcripts import Transcript, read_transcripts, stray_files
 
 
@@ -222,10 +223,10 @@ def code_project(p: Project, *, jobs: int = 1, min_score: float = 0.0,
     rows = []
     for t in p.transcripts:
         for cid, code_rows in tags[t.id].items():
-            for start, end, text, pats, matched, score, _para in code_rows:
+            for start, end, text, pats, matched, score, _para, at in code_rows:
                 if score >= min_score:
                     rows.append(Coding(t.id, start, end, text, cid, "suggested", AUTO, score=score,
-                                       pattern=",".join(pats), matched="|".join(matched)))
+                                       pattern=",".join(pats), matched=matched_cell(matched, at)))
                     res.by_code[cid] = res.by_code.get(cid, 0) + 1
     del tags
     store = p.store(suggestions=False)  # the old suggestions are replaced, not read

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from .aggregate import Corpus
+from .aggregate import Corpus, drop_empty_rows
 from .anonymity import AnonymityError, Guard
 from .errors import OptionError
 from .export import FORMATS as TABLE_FORMATS
@@ -41,15 +41,19 @@ class TablesOutcome:
 
 
 def publish_tables(p: Project, guard: Guard, *, formats: Sequence[str] | None = None, output: Path | None = None,
-                   coders: Sequence[str] | None = None, include_suggested: bool = False, strict: bool = False) -> TablesOutcome:
+                   coders: Sequence[str] | None = None, include_suggested: bool = False, strict: bool = False,
+                   drop_empty: bool = False) -> TablesOutcome:
     """Build every table from the confirmed codings and write it in each format: into
     ``output`` (a folder; a file when one format is given and ``output`` has a suffix) or
-    ``outputs/tables``."""
+    ``outputs/tables``. ``drop_empty``: without the rows nobody's codings fill
+    (:func:`coding.aggregate.drop_empty_rows`), in every format."""
     formats = list(formats or TABLE_FORMATS)
     single = bool(output is not None and len(formats) == 1 and Path(output).suffix)
     if single and formats[0] == "csv":
         raise OptionError("--format csv writes one file per table; give a folder with -o")
     data = project_tables(p, coders=coders, include_suggested=include_suggested)
+    if drop_empty:
+        data = drop_empty_rows(data)
     safe = guard.apply_data(data)
     if strict:
         check_strict(guard, "tables")

@@ -6,6 +6,11 @@ of ``accept`` (the coding is confirmed: ``accepted`` when the tagger suggested i
 ``manual``), ``reject``, or ``change to <code id>`` (reject this code, confirm the other on the
 same span). People may also add a code to any span (``manual``).
 
+Both views speak Japanese unless the codebook's ``lang`` or a command's ``--lang`` says English
+(:mod:`coding.i18n`); a sheet of either language, with the decision words of either, imports.
+They show a suggestion's matched words where the tagger matched them (the spans it recorded,
+:func:`matched_spans`), and codes by their labels.
+
 Every path saves through :func:`save_decisions`: the coder's decisions are re-read from disk,
 re-anchored to the current transcripts, merged (``Store.merge``) and written atomically
 (``Store.save``), so a decision is on disk as soon as it is made and survives ``code`` re-runs and
@@ -20,12 +25,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Literal, Mapping, Sequence
 
+from . import i18n
 from .agreement import compare_coders
 from .errors import CodingError, StoreError
 from .files import atomic_write_bytes
+from .fonts import FAMILY as FONT_FAMILY
+from .fonts import FONT_STACK, bundled_font
 from .lock import ProjectLock
 from .project import Project
+from .rules import SURFACE
 from .store import Coding, Store, check_coder, reanchor, record_decisions, validate_against
+from .tagger import read_matched_cell
 from .transcripts import Transcript
 
 Action = Literal["accept", "reject", "change", "add"]
@@ -82,10 +92,36 @@ class ReviewItem:
     score: float | None = None
     pattern: str = ""
     others: Mapping[str, str] = field(default_factory=dict)  # coder → what they decided (compare)
+    matched_at: tuple[int | None, ...] = ()  # where each matched word begins in ``text``
 
     @property
     def key(self) -> tuple[str, int, int, str]:
         return (self.transcript_id, self.start, self.end, self.code_id)
+
+    @property
+    def marks(self) -> list[tuple[int, int]]:
+        """The spans of ``text`` to show as matched (see :func:`matched_spans`)."""
+        return matched_spans(self.text, self.matched, self.matched_at)
+
+
+def matched_spans(text: str, words: Sequence[str], at: Sequence[int | None]) -> list[tuple[int, int]]:
+    """Spans of ``text`` (code points, end exclusive) that the tagger matched: each word where
+    it was found. A word without a position (a suggestions file written before positions were
+    recorded), or whose position no longer holds it, is marked wherever it occurs."""
+    spans: set[tuple[int, int]] = set()
+    for i, w in enumerate(words):
+        if not w:
+            continue
+        a = at[i] if i < len(at) else None
+        if a is not None and text[a:a + len(w)] == w:
+            spans.add((a, a + len(w)))
+            continue
+        spans.update((m.start(), m.end()) for m in re.finditer(re.escape(w), text))
+    return sorted(spans)
+
+
+def _matched(s: Coding | None) -> tuple[tuple[str, ...], tuple[int | None, ...]]:
+    return read_matched_cell(s.matched) if s is not None else ((), ())
 
 
 def pending_for(store: Store, transcripts: Mapping[str, Transcript], coder: str | None) -> list[Coding]:
@@ -126,16 +162,15 @@ def review_items(
                 continue
             s = sugg.get((d.transcript_id, d.start, d.end, d.code_id))
             others = {d.coded_by: "coded", d.other: d.other_status}
-            items.append(ReviewItem(d.transcript_id, d.start, d.end, d.text, d.code_id,
-                                    tuple(s.matched.split("|")) if s and s.matched else (),
-                                    s.score if s else None, s.pattern if s else "", {c: others[c] for c in (a, b)}))
+            words, at = _matched(s)
+            items.append(ReviewItem(d.transcript_id, d.start, d.end, d.text, d.code_id, words,
+                                    s.score if s else None, s.pattern if s else "", {c: others[c] for c in (a, b)}, at))
         return _sorted(items, order, sort)
     rows = pending_for(store, by_id, coder)
-    items = [
-        ReviewItem(s.transcript_id, s.start, s.end, s.text, s.code_id, tuple(m for m in s.matched.split("|") if m),
-                   s.score, s.pattern)
-        for s in rows
-    ]
+    items = []
+    for s in rows:
+        words, at = _matched(s)
+        items.append(ReviewItem(s.transcript_id, s.start, s.end, s.text, s.code_id, words, s.score, s.pattern, matched_at=at))
     return _sorted(items, order, sort)
 
 
@@ -147,44 +182,19 @@ def _sorted(items: list[ReviewItem], order: Mapping[str, int], sort: str) -> lis
 
 
 # ---------------------------------------------------------------- Excel sheet
-SHEET = "review"
 COLUMNS = ["transcript_id", "org", "start", "end", "segment", "paragraph", "code_id", "label", "definition",
            "matched", "score"]
 DECISION_COLUMNS = ["decision", "quote", "memo"]
 REQUIRED = ("transcript_id", "start", "end", "segment", "code_id", "decision")
 ADD_ROWS = 200  # empty rows with drop-downs below the suggestions, for codes the tagger missed
-ACCEPT = ("accept", "accepted")
-REJECT = ("reject", "rejected")
-CHANGE_RE = re.compile(r"^\s*change\s+to\s*[:：]?\s*(.+?)\s*$", re.I)
-HOWTO = [
-    "How to review / レビューの手順",
-    "",
-    "Each row of the 'review' sheet is a code suggested for a segment (a sentence) of an interview.",
-    "各行は、インタビュー記録の一文（segment）に提案されたコードです。",
-    "Read the segment (matched words in red), its paragraph and the code's definition, then choose in 'decision':",
-    "segment（一致した語は赤字）、paragraph、コードの definition を読み、decision 列で選んでください：",
-    "  accept — the code applies / 採用",
-    "  reject — it does not / 却下",
-    "  change to <code id> — another code applies instead / 別のコードに変更",
-    "Leave 'decision' empty to decide later: the row stays pending. / 空欄の行は未決のまま残ります。",
-    "To add a code the tagger missed, add a row below the last one: transcript_id, the exact words of the transcript in",
-    "'segment' (copied so they occur once), the code in 'code_id'; leave start and end empty. It is imported as a manual coding.",
-    "タガーが見落としたコードを追加するには、最終行の下に行を追加し、transcript_id、segment（記録の語句をそのままコピー）、code_id を入力します（start と end は空欄）。",
-    "'quote' = yes marks the segment as a quote for the tables; 'memo' is free text.",
-    "Do not edit the columns transcript_id, start, end, segment or code_id.",
-    "Then: python cli.py import review THIS_FILE.xlsx --coder YOUR_NAME",
-]
 
 
-def _matched_runs(text: str, words: Sequence[str]) -> list[tuple[str, bool]]:
-    """Split ``text`` into runs, True where one of ``words`` occurs (to show matches in red)."""
+def _matched_runs(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[str, bool]]:
+    """Split ``text`` into runs, True inside one of ``spans`` (to show matches in red)."""
     marks = [False] * len(text)
-    for w in words:
-        if not w:
-            continue
-        for m in re.finditer(re.escape(w), text):
-            for i in range(m.start(), m.end()):
-                marks[i] = True
+    for a, b in spans:
+        for i in range(max(a, 0), min(b, len(text))):
+            marks[i] = True
     runs: list[tuple[str, bool]] = []
     for ch, mk in zip(text, marks):
         if runs and runs[-1][1] == mk:
@@ -194,30 +204,38 @@ def _matched_runs(text: str, words: Sequence[str]) -> list[tuple[str, bool]]:
     return runs
 
 
-def write_review_xlsx(p: Project, items: Sequence[ReviewItem], *, compare: Sequence[str] = ()) -> bytes:
-    """The review workbook as bytes: one sheet 'review' with filters, a drop-down decision
-    column (accept / reject / change to <code id>), conditional colours, a 'codes' sheet with every
-    codable code and its definition, and a 'howto' sheet."""
+def write_review_xlsx(p: Project, items: Sequence[ReviewItem], *, compare: Sequence[str] = (),
+                      lang: str | None = None) -> bytes:
+    """The review workbook as bytes, in ``lang`` (default: the codebook's ``lang``): a review
+    sheet with filters, a drop-down decision column (採用 / 不採用 / 変更 → <code>, or accept /
+    reject / change to <code id>), conditional colours, a sheet with every codable code and its
+    definition, and a how-to sheet."""
     import xlsxwriter
 
     cb = p.codebook
+    lang = i18n.resolve(lang, cb.settings.lang)
+    names = i18n.COLUMN_NAMES[lang]
+    sheets = i18n.SHEETS[lang]
     codable = [c for c in cb.codes.values() if c.codable]
-    choices = ["accept", "reject"] + [f"change to {c.id}" for c in codable]
+    choices = [i18n.ACCEPT_WORD[lang], i18n.REJECT_WORD[lang]] + [i18n.change_choice(c.id, c.label, lang) for c in codable]
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False})
-    head = wb.add_format({"bold": True, "bg_color": "#DDE5F0", "border": 1, "text_wrap": True, "valign": "top"})
-    wrap = wb.add_format({"text_wrap": True, "valign": "top"})
-    top = wb.add_format({"valign": "top"})
-    red = wb.add_format({"color": "#C00000", "bold": True})
-    decision_fmt = wb.add_format({"valign": "top", "bg_color": "#FFF8DC", "border": 1})
-    ws = wb.add_worksheet(SHEET)
+    font = {"font_name": "Meiryo"} if lang == "ja" else {}
+    head = wb.add_format({"bold": True, "bg_color": "#DDE5F0", "border": 1, "text_wrap": True, "valign": "top", **font})
+    wrap = wb.add_format({"text_wrap": True, "valign": "top", **font})
+    top = wb.add_format({"valign": "top", **font})
+    red = wb.add_format({"color": "#C00000", "bold": True, **font})
+    decision_fmt = wb.add_format({"valign": "top", "bg_color": "#FFF8DC", "border": 1, **font})
+    ws = wb.add_worksheet(sheets["review"])
     columns = COLUMNS + list(compare) + DECISION_COLUMNS
     widths = {"transcript_id": 9, "org": 10, "start": 6, "end": 6, "segment": 50, "paragraph": 60, "code_id": 14,
-              "label": 22, "definition": 40, "matched": 14, "score": 6, "decision": 22, "quote": 7, "memo": 24}
+              "label": 22, "definition": 40, "matched": 14, "score": 6, "decision": 30 if lang == "ja" else 22,
+              "quote": 7, "memo": 24}
     for col, name in enumerate(columns):
-        ws.write(0, col, name, head)
+        ws.write(0, col, names.get(name, name), head)
         ws.set_column(col, col, widths.get(name, 12))
     by_id = p.by_id
+    status = i18n.STATUS_NAMES[lang]
     for row, it in enumerate(items, start=1):
         t = by_id[it.transcript_id]
         para = t.paragraph_at(it.start)
@@ -228,10 +246,10 @@ def write_review_xlsx(p: Project, items: Sequence[ReviewItem], *, compare: Seque
             "definition": code.definition if code else "", "matched": "、".join(it.matched),
             "score": "" if it.score is None else round(it.score, 3),
         }
-        values.update({c: it.others.get(c, "") for c in compare})
+        values.update({c: status.get(it.others.get(c, ""), it.others.get(c, "")) for c in compare})
         for col, name in enumerate(columns):
             if name == "segment":
-                runs = _matched_runs(it.text, it.matched)
+                runs = _matched_runs(it.text, it.marks)
                 if any(mk for _, mk in runs) and len(runs) > 1:
                     parts = []
                     for s, mk in runs:
@@ -249,23 +267,25 @@ def write_review_xlsx(p: Project, items: Sequence[ReviewItem], *, compare: Seque
                 ws.write_string(row, col, str(values.get(name, "")), wrap if name in ("paragraph", "definition") else top)
     last = len(items) + ADD_ROWS  # room below the suggestions for rows the researcher adds
     dcol = columns.index("decision")
+    msg = i18n.VALIDATION[lang]
     ws.data_validation(1, dcol, last, dcol, {
         "validate": "list", "source": f"=lists!$A$1:$A${len(choices)}",
-        "input_title": "decision", "input_message": "accept / reject / change to <code id>; empty = decide later",
-        "error_title": "Not a decision", "error_message": "Choose accept, reject or change to <code id> from the list.",
+        "input_title": msg["input_title"], "input_message": msg["input_message"],
+        "error_title": msg["error_title"], "error_message": msg["error_message"],
     })
-    ws.data_validation(1, dcol + 1, last, dcol + 1, {"validate": "list", "source": ["yes", ""]})
+    ws.data_validation(1, dcol + 1, last, dcol + 1, {"validate": "list", "source": [i18n.YES_WORD[lang], ""]})
     ccol = columns.index("code_id")
     ws.data_validation(len(items) + 1, ccol, last, ccol, {
-        "validate": "list", "source": f"=lists!$B$1:$B${len(codable)}", "input_title": "code_id",
-        "input_message": "the code to add (with transcript_id and the exact words in segment)"})
+        "validate": "list", "source": f"=lists!$B$1:$B${len(codable)}", "input_title": names["code_id"],
+        "input_message": msg["code_message"]})
     green = wb.add_format({"bg_color": "#C6EFCE"})
     pink = wb.add_format({"bg_color": "#FFC7CE"})
     amber = wb.add_format({"bg_color": "#FFEB9C"})
     rng = (1, dcol, last, dcol)
-    ws.conditional_format(*rng, {"type": "text", "criteria": "begins with", "value": "accept", "format": green})
-    ws.conditional_format(*rng, {"type": "text", "criteria": "begins with", "value": "reject", "format": pink})
-    ws.conditional_format(*rng, {"type": "text", "criteria": "begins with", "value": "change", "format": amber})
+    # coloured whichever language's word a cell holds (people type either)
+    for words, fmt in ((i18n.ACCEPT_WORD, green), (i18n.REJECT_WORD, pink), (i18n.CHANGE_WORD, amber)):
+        for word in dict.fromkeys([words[lang], *words.values()]):
+            ws.conditional_format(*rng, {"type": "text", "criteria": "begins with", "value": word.split()[0], "format": fmt})
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, last, len(columns) - 1)
     lists = wb.add_worksheet("lists")
@@ -274,18 +294,18 @@ def write_review_xlsx(p: Project, items: Sequence[ReviewItem], *, compare: Seque
     for i, c in enumerate(codable):
         lists.write_string(i, 1, c.id)
     lists.hide()
-    cs = wb.add_worksheet("codes")
-    for col, (name, w) in enumerate([("code_id", 16), ("kind", 10), ("label", 30), ("parent", 14), ("definition", 80)]):
-        cs.write(0, col, name, head)
+    cs = wb.add_worksheet(sheets["codes"])
+    for col, (name, w) in enumerate([("code_id", 16), ("kind", 12), ("label", 30), ("parent", 14), ("definition", 80)]):
+        cs.write(0, col, names[name], head)
         cs.set_column(col, col, w)
     for row, c in enumerate(codable, start=1):
-        for col, v in enumerate([c.id, c.kind, c.label, c.parent or "", c.definition]):
+        for col, v in enumerate([c.id, i18n.kind_name(c.kind, lang), c.label, c.parent or "", c.definition]):
             cs.write_string(row, col, v, wrap)
     cs.freeze_panes(1, 0)
     cs.autofilter(0, 0, len(codable), 4)
-    hs = wb.add_worksheet("howto")
+    hs = wb.add_worksheet(sheets["howto"])
     hs.set_column(0, 0, 110)
-    for i, line in enumerate(HOWTO):
+    for i, line in enumerate(i18n.HOWTO[lang]):
         hs.write_string(i, 0, line, head if i == 0 else top)
     wb.close()
     return buf.getvalue()
@@ -304,44 +324,51 @@ class ReviewImport:
     path: Path | None = None
 
 
-YES = ("yes", "y", "true", "1", "x", "○", "はい")
-
-
 def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _decision(decision: str, cb) -> tuple[str, str | None] | str:
-    """(action, code to change to) of a decision cell, or a message saying what is wrong."""
-    low = decision.lower()
-    m = CHANGE_RE.match(decision)
-    if low in ACCEPT:
+def _code_named(text: str, cb) -> str | None:
+    """The code a 'change to' cell names: its id, or an id followed by words (the drop-down's
+    ``変更 → 課題⑫ 専門人材の不足``, ``change to 課題⑫ 専門人材…``): the longest id that begins the
+    text and is followed by a space."""
+    if text in cb.codes:
+        return text
+    ids = [c for c in cb.codes if text.startswith(c) and text[len(c):len(c) + 1] in (" ", "\u3000", "\t")]
+    return max(ids, key=len) if ids else None
+
+
+def _decision(decision: str, cb, lang: str = "en") -> tuple[str, str | None] | str:
+    """(action, code to change to) of a decision cell in either language, or a message saying
+    what is wrong (naming the words of the sheet's language)."""
+    low = decision.strip().lower()
+    if low in i18n.ACCEPT_WORDS:
         return "accept", None
-    if low in REJECT:
+    if low in i18n.REJECT_WORDS:
         return "reject", None
+    m = i18n.CHANGE_RE.match(decision)
     if m:
-        to = m.group(1)
-        if to not in cb.codes and to.split()[0] in cb.codes:  # "change to 課題⑫ 専門人材…": the id is enough
-            to = to.split()[0]
-        if to not in cb.codes:
-            return f"decision '{decision}': unknown code id '{to}'"
+        to = _code_named(m.group(1), cb)
+        if to is None:
+            return f"decision '{decision}': unknown code id '{m.group(1).split()[0]}'"
         if not cb.codes[to].codable:
             return f"decision '{decision}': '{to}' is a group, not a codable code"
         return "change", to
-    return f"decision '{decision}' is not accept, reject or change to <code id> (leave it empty to decide later)"
+    return f"decision '{decision}' is not {i18n.DECISION_HELP[lang]} (leave it empty to decide later)"
 
 
 def _added_row(where: str, tid: str, words: str, code_id: str, decision: str, by_id, cb, coder: str, quote: bool,
-               memo: str, problems: list[str]) -> Coding | None:
+               memo: str, problems: list[str], names: Mapping[str, str], lang: str) -> Coding | None:
     """A manual coding from a row the researcher added: transcript id, the exact words of the
     transcript to code, and the code (code_id, or a decision 'change to <code id>')."""
     if decision:
-        parsed = _decision(decision, cb)
+        parsed = _decision(decision, cb, lang)
         if isinstance(parsed, str):
             problems.append(f"{where}: {parsed}")
             return None
         if parsed[0] == "reject":
-            problems.append(f"{where}: an added row (no start/end) adds a coding; 'reject' has nothing to reject")
+            problems.append(f"{where}: an added row (no {names['start']}/{names['end']}) adds a coding; "
+                            f"'{decision}' has nothing to reject")
             return None
         if parsed[0] == "change":
             code_id = parsed[1]
@@ -350,14 +377,15 @@ def _added_row(where: str, tid: str, words: str, code_id: str, decision: str, by
         problems.append(f"{where}: added row: unknown transcript id '{tid}'")
         return None
     if not code_id:
-        problems.append(f"{where}: added row: give the code in code_id (or decision 'change to <code id>')")
+        problems.append(f"{where}: added row: give the code in {names['code_id']} (or {names['decision']} "
+                        f"'{i18n.CHANGE_WORD[lang]}<code id>')")
         return None
     if code_id not in cb.codes or not cb.codes[code_id].codable:
         problems.append(f"{where}: added row: '{code_id}' is not a codable code of the codebook")
         return None
     words = words.strip()
     if not words:
-        problems.append(f"{where}: added row: copy the words to code into the segment cell")
+        problems.append(f"{where}: added row: copy the words to code into the {names['segment']} cell")
         return None
     n = t.body.count(words)
     if n != 1:
@@ -378,11 +406,21 @@ def _cell_int(value, name: str) -> int:
     raise ValueError
 
 
+def _review_sheet(names: Sequence[str]) -> str | None:
+    """The review sheet of a workbook: the Japanese or the English name."""
+    for lang in i18n.LANGS:
+        if i18n.SHEETS[lang]["review"] in names:
+            return i18n.SHEETS[lang]["review"]
+    return None
+
+
 def read_review_xlsx(p: Project, path: Path | str, *, coder: str) -> ReviewImport:
     """Read a filled review sheet into decision rows for ``coder``. Empty decisions stay pending.
 
-    A malformed sheet is refused whole: :class:`StoreError` lists every bad row as
-    ``FILE: row N: what is wrong``, and nothing is written.
+    The sheet may be in either language (sheet and column names, decision words), and the words
+    of both languages are read in any sheet. A malformed sheet is refused whole:
+    :class:`StoreError` lists every bad row as ``FILE: row N: what is wrong``, and nothing is
+    written.
     """
     import openpyxl
 
@@ -395,19 +433,28 @@ def read_review_xlsx(p: Project, path: Path | str, *, coder: str) -> ReviewImpor
     except Exception as e:  # zipfile.BadZipFile, KeyError, InvalidFileException ...
         raise StoreError(f"{path}: not an Excel workbook (.xlsx): {e}") from None
     try:
-        if SHEET not in wb.sheetnames:
-            raise StoreError(f"{path}: no sheet '{SHEET}' (sheets: {', '.join(wb.sheetnames)}); export one with: python cli.py export review")
-        rows = list(wb[SHEET].iter_rows(values_only=True))
+        sheet = _review_sheet(wb.sheetnames)
+        if sheet is None:
+            wanted = " or ".join(f"'{i18n.SHEETS[x]['review']}'" for x in i18n.LANGS)
+            raise StoreError(f"{path}: no sheet {wanted} (sheets: {', '.join(wb.sheetnames)}); export one with: "
+                             "python cli.py export review")
+        rows = list(wb[sheet].iter_rows(values_only=True))
     finally:
         wb.close()
+    lang = "ja" if sheet == i18n.SHEETS["ja"]["review"] else "en"
+    names = i18n.COLUMN_NAMES[lang]
     if not rows:
-        raise StoreError(f"{path}: sheet '{SHEET}' row 1: no header")
+        raise StoreError(f"{path}: sheet '{sheet}' row 1: no header")
     header = [str(h).strip() if h is not None else "" for h in rows[0]]
-    missing = [c for c in REQUIRED if c not in header]
+    col: dict[str, int] = {}
+    for i, h in enumerate(header):
+        name = i18n.column_of(h)
+        if name is not None and name not in col:
+            col[name] = i
+    missing = [c for c in REQUIRED if c not in col]
     if missing:
-        raise StoreError(f"{path}: sheet '{SHEET}' row 1: missing column(s) {', '.join(missing)}; the header must keep "
-                         f"the exported names ({', '.join(REQUIRED)})")
-    col = {name: header.index(name) for name in header if name}
+        raise StoreError(f"{path}: sheet '{sheet}' row 1: missing column(s) {', '.join(names[c] for c in missing)}; the "
+                         f"header must keep the exported names ({', '.join(names[c] for c in REQUIRED)})")
     cb = p.codebook
     by_id = p.by_id
     sugg = {s.key for s in p.store().suggestions}
@@ -425,10 +472,10 @@ def read_review_xlsx(p: Project, path: Path | str, *, coder: str) -> ReviewImpor
         code_id = str(get("code_id") or "").strip()
         text = "" if get("segment") is None else str(get("segment"))
         quote_cell = get("quote")
-        quote = str(quote_cell).strip().lower() in YES if quote_cell is not None else False
+        quote = str(quote_cell).strip().lower() in i18n.YES_WORDS if quote_cell is not None else False
         memo = "" if get("memo") is None else str(get("memo"))
         if _blank(get("start")) and _blank(get("end")):  # a row the researcher added: a code the tagger missed
-            added = _added_row(where, tid, text, code_id, decision, by_id, cb, coder, quote, memo, problems)
+            added = _added_row(where, tid, text, code_id, decision, by_id, cb, coder, quote, memo, problems, names, lang)
             if added is not None:
                 key = added.key
                 if key in seen:
@@ -444,10 +491,10 @@ def read_review_xlsx(p: Project, path: Path | str, *, coder: str) -> ReviewImpor
         try:
             start, end = _cell_int(get("start"), "start"), _cell_int(get("end"), "end")
         except ValueError:
-            problems.append(f"{where}: start/end must be whole numbers (got '{get('start')}', '{get('end')}'); "
-                            "leave both empty in a row you add for a code the tagger missed")
+            problems.append(f"{where}: {names['start']}/{names['end']} must be whole numbers (got '{get('start')}', "
+                            f"'{get('end')}'); leave both empty in a row you add for a code the tagger missed")
             continue
-        parsed = _decision(decision, cb)
+        parsed = _decision(decision, cb, lang)
         if isinstance(parsed, str):
             problems.append(f"{where}: {parsed}")
             continue
@@ -458,7 +505,7 @@ def read_review_xlsx(p: Project, path: Path | str, *, coder: str) -> ReviewImpor
             problems.extend(bad)
             continue
         if not text:
-            problems.append(f"{where}: the segment cell is empty; it must keep the exported text")
+            problems.append(f"{where}: the {names['segment']} cell is empty; it must keep the exported text")
             continue
         key = (tid, start, end, code_id)
         if key in seen:
@@ -501,16 +548,16 @@ class ReviewExport:
 
 
 def export_review(p: Project, output: Path | str, *, coder: str | None = None, compare: Sequence[str] = (),
-                  transcripts: Sequence[str] | None = None, sort: str = "score") -> ReviewExport:
+                  transcripts: Sequence[str] | None = None, sort: str = "score", lang: str | None = None) -> ReviewExport:
     """Write the review workbook of ``coder``'s pending suggestions (or of two coders'
-    disagreements, ``compare``) to ``output``."""
+    disagreements, ``compare``) to ``output``, in ``lang`` (default: the codebook's)."""
     if compare:
         p.check_coders(compare)
     unknown = [t for t in transcripts or () if t not in p.by_id]
     if unknown:
         raise StoreError(f"unknown transcript id(s): {', '.join(unknown)}")
     items = review_items(p, coder=coder, compare=tuple(compare), transcripts=list(transcripts) if transcripts else None, sort=sort)
-    atomic_write_bytes(Path(output), write_review_xlsx(p, items, compare=tuple(compare)))
+    atomic_write_bytes(Path(output), write_review_xlsx(p, items, compare=tuple(compare), lang=lang))
     return ReviewExport(Path(output), len(items), not items and not compare and not p.store().suggestions)
 
 
@@ -519,7 +566,8 @@ class ReviewSession:
     """The state behind the local review page: one coder, the project's transcripts, and the
     decisions on disk (re-read for every request, so other tools' writes are never lost)."""
 
-    def __init__(self, root: Path | str, coder: str, *, compare: Sequence[str] = (), sort: str = "score"):
+    def __init__(self, root: Path | str, coder: str, *, compare: Sequence[str] = (), sort: str = "score",
+                 lang: str | None = None):
         import secrets
         import threading
 
@@ -530,6 +578,7 @@ class ReviewSession:
             raise StoreError(f"unknown review order '{sort}' (score or position)")
         self.sort = sort  # the page's initial order of codings within a transcript (o toggles it)
         self.p = Project.open(self.root)
+        self.lang = i18n.resolve(lang, self.p.codebook.settings.lang)
         self.lock = threading.Lock()
         self.token = secrets.token_urlsafe(24)
 
@@ -547,10 +596,13 @@ class ReviewSession:
         for key in sorted(keys, key=lambda k: (k[1], k[2], k[3])):
             t, start, end, code = key
             s, d = sugg.get(key), mine.get(key)
+            text = by_id[t].body[start:end]
+            words, at = _matched(s)
             out[t].append({
-                "start": start, "end": end, "code": code, "text": by_id[t].body[start:end],
+                "start": start, "end": end, "code": code, "text": text,
                 "status": d.status if d else "pending", "suggested": s is not None,
-                "matched": [m for m in (s.matched.split("|") if s else []) if m], "score": s.score if s else None,
+                "matched": list(words), "marks": [list(m) for m in matched_spans(text, words, at)],
+                "score": s.score if s else None,
                 "quote": bool(d and d.quote), "memo": d.memo if d else "", "others": others.get(key, {}),
             })
         return out
@@ -567,7 +619,7 @@ class ReviewSession:
                              "items": len(items[t.id]), "pending": sum(1 for i in items[t.id] if i["status"] == "pending")}
                             for t in self.p.transcripts],
             "codes": [{"id": c.id, "label": c.label, "kind": c.kind, "definition": c.definition, "codable": c.codable,
-                       "parent": c.parent or ""} for c in cb.codes.values()],
+                       "parent": c.parent or "", "phrases": code_phrases(c)} for c in cb.codes.values()],
         }
 
     def transcript(self, tid: str) -> dict:
@@ -629,14 +681,40 @@ class ReviewSession:
         return out
 
 
-def review_page(session: ReviewSession) -> bytes:
-    html = (Path(__file__).with_name("data") / "review.html").read_text(encoding="utf-8")
-    import html as _html
-    import json as _json
+def code_phrases(code) -> list[str]:
+    """The phrases a code's patterns look for (outside ``none``), once each, as written: the code
+    picker finds a code by them (料率 finds the challenge whose rule looks for it)."""
+    out: dict[str, None] = {}
+    for pat in code.patterns:
+        for ph in pat.rule.phrases(positive=True):
+            ph = ph[len(SURFACE):] if ph.startswith(SURFACE) else ph
+            if ph:
+                out[ph] = None
+    return list(out)
 
-    return (html.replace("__TOKEN__", session.token)
-            .replace("__TITLE__", _html.escape(f"Review · {session.coder}"))
-            .replace("__CONFIG__", _json.dumps({"coder": session.coder, "sort": session.sort}, ensure_ascii=False))).encode("utf-8")
+
+FONT_PATH = "/font/ipaexg.ttf"  # the bundled Japanese font, served to the page as its last fallback
+
+
+def review_page(session: ReviewSession) -> bytes:
+    """The review page in the session's language, with its token."""
+    import html as _html
+
+    page = (Path(__file__).with_name("data") / "review.html").read_text(encoding="utf-8")
+    text = i18n.page_text(session.lang)
+    config = {"coder": session.coder, "sort": session.sort, "lang": session.lang, "text": text}
+    # </script> inside a coder's name or a string must not end the page's script
+    config_json = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
+    face = ""
+    if bundled_font() is not None:  # fetched only when a character falls through to it
+        face = (f"@font-face {{ font-family: '{FONT_FAMILY}'; src: url('{FONT_PATH}?token={session.token}') "
+                "format('truetype'); font-display: block; }")
+    return (page.replace("__LANG__", session.lang)
+            .replace("__FONTFACE__", face)
+            .replace("__FONTS__", FONT_STACK)
+            .replace("__TOKEN__", session.token)
+            .replace("__TITLE__", _html.escape(f"{text['title']} · {session.coder}"))
+            .replace("__CONFIG__", config_json)).encode("utf-8")
 
 
 MAX_BODY = 2 << 20  # a decision request is a few hundred bytes; a long manual coding or memo fits easily
@@ -647,7 +725,7 @@ def _no_constant(name: str):
 
 
 def make_server(root: Path | str, coder: str, *, port: int = 8765, compare: Sequence[str] = (), sort: str = "score",
-                log=None):
+                lang: str | None = None, log=None):
     """A review server on 127.0.0.1 only (port 0: any free port).
 
     Every request, the page included, needs the session's token (in the address printed in the
@@ -660,7 +738,7 @@ def make_server(root: Path | str, coder: str, *, port: int = 8765, compare: Sequ
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import parse_qs, unquote, urlsplit
 
-    session = ReviewSession(root, coder, compare=compare, sort=sort)
+    session = ReviewSession(root, coder, compare=compare, sort=sort, lang=lang)
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "review/1"
@@ -703,6 +781,8 @@ def make_server(root: Path | str, coder: str, *, port: int = 8765, compare: Sequ
             try:
                 if url.path == "/":
                     self._send(200, review_page(session), "text/html; charset=utf-8")
+                elif url.path == FONT_PATH and bundled_font() is not None:
+                    self._send(200, bundled_font().read_bytes(), "font/ttf")
                 elif url.path == "/api/state":
                     self._json(200, session.state())
                 elif url.path.startswith("/api/transcript/"):

@@ -155,6 +155,7 @@ class TableSpec:
 class Settings:
     version: str = "1"
     title: str = ""
+    lang: Literal["ja", "en"] = "ja"  # the language of the review page and sheet (a command's --lang overrides it)
     regions: tuple[str, ...] = ("日本", "米国", "諸外国等")
     transcript_order: Literal["date", "file", "id"] = "date"
     attribution: Attribution = Attribution()

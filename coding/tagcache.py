@@ -31,14 +31,14 @@ from .settings import as_data
 from .tagger import Suggestion, Tagger
 from .transcripts import Transcript
 
-TAGS_FORMAT = "coding-tags/3"
+TAGS_FORMAT = "coding-tags/4"
 RUN_FORMAT = "coding-run/2"
 # Sources that decide what is suggested (read as files: nothing is imported), and those that
 # decide how suggestions.csv is written.
 ENGINE_FILES = ("tagger.py", "learn.py", "transcripts.py", "nlp.py", "rules.py")
 WRITER_FILES = ("store.py", "files.py")
 
-Row = list  # [start, end, text, patterns, matched, score, paragraph]
+Row = list  # [start, end, text, patterns, matched, score, paragraph, matched_at]
 
 
 def _dumps(obj) -> str:
@@ -114,7 +114,8 @@ def candidate_paragraphs(strings: list | None, n: int, variants: dict[str, set[s
 def _rows_by_code(sugg: Sequence[Suggestion]) -> dict[str, list[Row]]:
     out: dict[str, list[Row]] = {}
     for s in sugg:
-        out.setdefault(s.code_id, []).append([s.start, s.end, s.text, list(s.patterns), list(s.matched), s.score, s.paragraph])
+        out.setdefault(s.code_id, []).append([s.start, s.end, s.text, list(s.patterns), list(s.matched), s.score, s.paragraph,
+                                             list(s.matched_at)])
     return out
 
 

@@ -33,6 +33,7 @@ Codebook settings under ``tagger:`` (all optional):
 from __future__ import annotations
 
 import bisect
+import re
 import unicodedata
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
@@ -53,9 +54,61 @@ class Suggestion:
     text: str
     code_id: str
     patterns: tuple[str, ...]
-    matched: tuple[str, ...]
+    matched: tuple[str, ...]  # the words that matched: runs of adjacent matched tokens, as written
     score: float
     paragraph: int
+    matched_at: tuple[int, ...] = ()  # where each word begins in ``text`` (code points)
+
+
+def matched_runs(text: str, offset: int, starts: Sequence[int], ends: Sequence[int],
+                 ids: Sequence[int]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The matched words of a segment and where each begins in it: the surface span of each run
+    of adjacent matched tokens. ``text`` is the segment, ``offset`` where it begins in the
+    paragraph, ``starts``/``ends`` the paragraph's token offsets and ``ids`` the matched tokens.
+
+    Spans, not strings: a token's text also occurs inside other words (the 願 of 共願 in 出願),
+    so marking every occurrence of a matched string would mark words that never matched.
+    """
+    words: list[str] = []
+    at: list[int] = []
+    run: list[int] = []
+
+    def close() -> None:
+        a = max(starts[run[0]] - offset, 0)
+        b = min(ends[run[-1]] - offset, len(text))
+        if b > a:
+            words.append(text[a:b])
+            at.append(a)
+
+    for i in sorted(set(ids)):
+        if run and (i != run[-1] + 1 or starts[i] != ends[run[-1]]):
+            close()
+            run = []
+        run.append(i)
+    if run:
+        close()
+    return tuple(words), tuple(at)
+
+
+_CELL = re.compile(r"(?:^|\|)(.*?)@(\d+)(?=\||$)", re.S)
+
+
+def matched_cell(words: Sequence[str], at: Sequence[int]) -> str:
+    """The ``matched`` column of suggestions.csv: each word with where it begins in the segment,
+    ``ロイヤリティ率@0|TLO@9``."""
+    return "|".join(f"{w}@{a}" for w, a in zip(words, at))
+
+
+def read_matched_cell(cell: str) -> tuple[tuple[str, ...], tuple[int | None, ...]]:
+    """(words, where each begins in the segment) of a ``matched`` cell; a cell written before
+    positions were recorded (``人材|不足``) gives the words and None for each position."""
+    if not cell:
+        return (), ()
+    found = [(m.group(1), int(m.group(2))) for m in _CELL.finditer(cell)]
+    if found and "".join(f"|{w}@{a}" for w, a in found)[1:] == cell:
+        return tuple(w for w, _ in found), tuple(a for _, a in found)
+    words = tuple(w for w in cell.split("|") if w)
+    return words, (None,) * len(words)
 
 
 NEGATIONS = ("ない", "無い", "ず", "ぬ", "なかっ", "ません")
@@ -431,7 +484,8 @@ class Tagger:
                 for p, _ in found:
                     score *= 1.0 - p.score
                 # the words shown are the sentence's own (paragraph-scope parts only enable the rule)
-                matched_ids = sorted(set().union(*(h for _, h in found)) & in_sent)
+                words, at = matched_runs(seg.text, seg.start - para.start, starts, ends,
+                                         sorted(set().union(*(h for _, h in found)) & in_sent))
                 out.append(
                     Suggestion(
                         transcript_id=transcript_id,
@@ -440,9 +494,10 @@ class Tagger:
                         text=seg.text,
                         code_id=code_id,
                         patterns=tuple(p.id for p, _ in found),
-                        matched=tuple(texts[i] for i in matched_ids),
+                        matched=words,
                         score=round(1.0 - score, 4),
                         paragraph=para.index,
+                        matched_at=at,
                     )
                 )
         if self._known_model_codes:
@@ -516,7 +571,11 @@ class Tagger:
                 if model.cv_f1(c) < self.min_cv_f1 or p < self.min_model_score:
                     continue
                 words = {f for f in features(toks) if "+" not in f and model.weight(c, f) > 0}
-                matched = tuple(t.text for t in toks if t.norm_ in words)
-                out.append(Suggestion(transcript_id, seg.start, seg.end, seg.text, c, (tag,), matched, round(p, 4), para.index))
+                starts = [t.idx for t in toks]
+                ends = [t.idx + len(t.text) for t in toks]
+                matched, at = matched_runs(seg.text, seg.start - para.start, starts, ends,
+                                           [k for k, t in enumerate(toks) if t.norm_ in words])
+                out.append(Suggestion(transcript_id, seg.start, seg.end, seg.text, c, (tag,), matched, round(p, 4),
+                                      para.index, at))
                 by_key[(seg.start, c)] = len(out) - 1
         return out

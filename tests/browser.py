@@ -43,9 +43,11 @@ class Browser:
 
     ``offline=True`` also cuts the page off from every network (DNS, proxy and network emulation)
     and records what :meth:`problems` reports (console errors, exceptions, outgoing requests).
+    ``env``: variables for the browser's process besides ours (``FONTCONFIG_FILE``: the fonts it sees).
     """
 
-    def __init__(self, binary: str, *, width: int = 1400, height: int = 900, offline: bool = False):
+    def __init__(self, binary: str, *, width: int = 1400, height: int = 900, offline: bool = False,
+                 env: dict[str, str] | None = None):
         self.offline = offline
         self.profile = tempfile.mkdtemp(prefix="test-chromium-")  # an empty profile every time
         cmd_r, self._cmd_w = os.pipe()
@@ -64,7 +66,7 @@ class Browser:
              *(OFFLINE_FLAGS if offline else ()),
              f"--user-data-dir={self.profile}", f"--window-size={width},{height}", "about:blank"],
             pass_fds=(3, 4), preexec_fn=wire, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})},
         )
         os.close(cmd_r)
         os.close(res_w)
@@ -174,10 +176,20 @@ class Browser:
                     out.append("request: " + url)
         return out
 
-    def screenshot(self, path: Path) -> Path:
-        data = self.send("Page.captureScreenshot", {"format": "png"})["data"]
+    def screenshot(self, path: Path, *, full: bool = False) -> Path:
+        """A PNG of the window (``full``: of the whole page, however long)."""
+        params: dict = {"format": "png"}
+        if full:
+            w, h = self.js("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+            params.update(captureBeyondViewport=True, clip={"x": 0, "y": 0, "width": w, "height": h, "scale": 1})
+        data = self.send("Page.captureScreenshot", params)["data"]
         Path(path).write_bytes(base64.b64decode(data))
         return Path(path)
+
+    def shot(self, x: float, y: float, width: float, height: float) -> bytes:
+        """The PNG bytes of a rectangle of the page (equal pixels give equal bytes)."""
+        clip = {"x": x, "y": y, "width": width, "height": height, "scale": 1}
+        return base64.b64decode(self.send("Page.captureScreenshot", {"format": "png", "clip": clip})["data"])
 
     def close(self) -> None:
         try:

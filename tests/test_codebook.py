@@ -180,3 +180,22 @@ def test_a_misspelt_setting_at_every_level_is_reported_with_its_line_and_the_key
         "codebook.yml:29: A: pattern 'p': unknown key 'socre' (did you mean score?) (use any/all/none/phrase/tokens/near)",
         "codebook.yml:30: A: pattern 'q': unknown key 'anyy' (did you mean any?)",
     ])
+
+
+def test_the_language_of_the_review_views_is_a_checked_setting(tmp_path):
+    p = tmp_path / "codebook.yml"
+    codes = "codes:\n  - {id: A, kind: theme, label: a, definition: d}\n"
+    p.write_text(codes, encoding="utf-8")
+    assert load_codebook(p).settings.lang == "ja"  # Japanese unless the codebook says otherwise
+    p.write_text("lang: en\n" + codes, encoding="utf-8")
+    assert load_codebook(p).settings.lang == "en"
+    p.write_text("regions: [日本]\nlang: english\n" + codes, encoding="utf-8")
+    with pytest.raises(CodebookError) as e:
+        load_codebook(p)
+    assert [m.replace(f"{tmp_path}/", "") for m in e.value.problems] == [
+        "codebook.yml:2: lang must be one of ja, en (got 'english')"]
+    p.write_text("lnag: en\n" + codes, encoding="utf-8")
+    with pytest.raises(CodebookError) as e:
+        load_codebook(p)
+    assert [m.replace(f"{tmp_path}/", "") for m in e.value.problems] == [
+        "codebook.yml:1: unknown top-level key 'lnag' (did you mean lang?)"]

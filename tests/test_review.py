@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from cli import cli
 from coding.errors import StoreError
+from coding.i18n import COLUMN_NAMES, SHEETS
 from coding.project import Project, code_project
 from coding.review import ADD_ROWS, import_review, review_items, write_review_xlsx
 
@@ -29,18 +30,22 @@ def coded(project, write):
     return project
 
 
-def sheet_rows(path):
+def sheet_rows(path, lang="ja"):
+    """The review sheet's rows as dicts keyed by the column's name in the code (code_id, decision …)."""
     wb = openpyxl.load_workbook(path)
-    ws = wb["review"]
+    ws = wb[SHEETS[lang]["review"]]
     rows = list(ws.iter_rows(values_only=True))
-    return wb, ws, rows[0], [dict(zip(rows[0], r)) for r in rows[1:]]
+    names = {shown: col for col, shown in COLUMN_NAMES[lang].items()}
+    keys = [names.get(h, h) for h in rows[0]]
+    return wb, ws, rows[0], [dict(zip(keys, r)) for r in rows[1:]]
 
 
-def fill(path, decisions, **extra):
+def fill(path, decisions, lang="ja", **extra):
     """decisions: (code_id, segment prefix) → decision text; extra: column → {(code, prefix): value}."""
     wb = openpyxl.load_workbook(path)
-    ws = wb["review"]
-    header = [c.value for c in ws[1]]
+    ws = wb[SHEETS[lang]["review"]]
+    names = {shown: col for col, shown in COLUMN_NAMES[lang].items()}
+    header = [names.get(c.value, c.value) for c in ws[1]]
     for row in ws.iter_rows(min_row=2):
         rec = dict(zip(header, (c.value for c in row)))
         for (code, prefix), value in decisions.items():
@@ -58,13 +63,14 @@ def decisions_csv(project, coder="hanako"):
     return [(r["code_id"], r["status"], r["text"][:8], r["quote"], r["memo"]) for r in csv.DictReader(io.StringIO(text))]
 
 
-def test_sheet_shows_context_matches_definition_and_a_dropdown(coded, tmp_path):
+def test_sheet_shows_context_matches_definition_and_a_dropdown_in_japanese(coded, tmp_path):
     out = tmp_path / "r.xlsx"
     res = run("export", "review", "--format", "xlsx", "-o", out, "--project", coded)
     assert res.exit_code == 0 and "7 suggestion(s) to review" in res.output, res.output
     wb, ws, header, rows = sheet_rows(out)
-    assert list(header) == ["transcript_id", "org", "start", "end", "segment", "paragraph", "code_id", "label",
-                            "definition", "matched", "score", "decision", "quote", "memo"]
+    assert wb.sheetnames == ["レビュー", "lists", "コード一覧", "手順"]
+    assert list(header) == ["記録ID", "組織", "開始位置", "終了位置", "該当文", "段落", "コードID", "コード名",
+                            "定義", "一致した語", "確信度", "判断", "引用", "メモ"]
     p = Project.open(coded)
     body = p.by_id["JP-B"].body
     r = next(r for r in rows if r["code_id"] == "課題⑧")
@@ -79,22 +85,70 @@ def test_sheet_shows_context_matches_definition_and_a_dropdown(coded, tmp_path):
     assert dv.type == "list" and str(dv.sqref) == f"L2:L{8 + ADD_ROWS}"  # room for rows the researcher adds
     choices = [c.value for c in wb["lists"]["A"]]
     assert dv.formula1 == f"lists!$A$1:$A${len(choices)}"
-    assert choices[:3] == ["accept", "reject", "change to 交渉前"] and "change to 課題⑫" in choices
-    assert "change to 課題" not in choices  # a group cannot be coded
+    # the drop-down says what each code means: 変更 → <id> <label>
+    assert choices[:3] == ["採用", "不採用", f"変更 → 交渉前 {p.codebook.codes['交渉前'].label}"]
+    assert f"変更 → 課題⑫ {p.codebook.codes['課題⑫'].label}" in choices
+    assert not [c for c in choices if c.startswith("変更 → 課題 ")]  # a group cannot be coded
+    assert (dv.promptTitle, dv.prompt) == ("判断", "採用 / 不採用 / 変更 → <コード>。空欄のままなら後で判断します。")
     assert ws.auto_filter.ref == f"A1:N{8 + ADD_ROWS}" and ws.freeze_panes == "A2"
-    rich = openpyxl.load_workbook(out, rich_text=True)["review"]
-    seg = next(row[4].value for row in rich.iter_rows(min_row=2) if row[6].value == "課題⑧")
-    red = [str(part.text) for part in seg if getattr(getattr(part, "font", None), "b", False)
-           and part.font.color.rgb == "FFC00000"]
-    assert red == ["人材", "不足"]
+    assert [r[0].value for r in wb["手順"].iter_rows()][:3] == [
+        "レビューの手順", "", "「レビュー」シートの各行は、インタビュー記録の一文（該当文）に提案されたコードです。"]
+    codes = list(wb["コード一覧"].iter_rows(values_only=True))
+    assert codes[0] == ("コードID", "種類", "コード名", "上位コード", "定義")
+    assert codes[1][:2] == ("交渉前", "交渉段階") and ("課題⑫", "課題") in {r[:2] for r in codes}
+    assert red_words(out, "課題⑧") == [["人材", "不足"]]
 
 
-def test_decisions_come_back_and_empty_cells_stay_pending(coded, tmp_path):
+def red_words(path, code_id, lang="ja"):
+    """The red runs of the segment cell of each row of ``code_id``."""
+    rich = openpyxl.load_workbook(path, rich_text=True)[SHEETS[lang]["review"]]
+    out = []
+    for row in rich.iter_rows(min_row=2):
+        if row[6].value != code_id:
+            continue
+        seg = row[4].value
+        out.append([str(part.text) for part in seg if not isinstance(part, str)
+                    and getattr(part.font, "b", False) and part.font.color.rgb == "FFC00000"]
+                   if not isinstance(seg, str) else [])
+    return out
+
+
+def test_the_sheet_marks_each_matched_word_whole_where_it_matched(project, write, tmp_path):
+    """Red is the surface span of the matched tokens: 共願 (not the 願 of 出願), ロイヤルティ率 for the
+    phrase ロイヤリティ率, ＴＬＯ for TLO."""
+    write("h.md", "A: 出願の多くは企業との共願だ。\n\nA: ロイヤルティ率はＴＬＯの担当者が決めるが、ＴＬＯの人数が足りない。\n",
+          id="JP-H")
+    code_project(Project.open(project))
     out = tmp_path / "r.xlsx"
-    assert run("export", "review", "-o", out, "--coder", "hanako", "--project", coded).exit_code == 0
-    fill(out, {("課題⑧", "専門"): "accept", ("課題⑤", "共同"): "Reject", ("図表32-1", "共同"): "change to 図表32-1/日本 共願による権利分散",
-               ("課題①", "𠮷"): "accept"},
-         quote={("課題⑧", "専門"): "yes"}, memo={("課題⑤", "共同"): "共願の話ではない"})
+    assert run("export", "review", "-o", out, "--project", project).exit_code == 0
+    assert red_words(out, "図表32-1") == [["共願"]]
+    assert red_words(out, "交渉前") == [["出願"]]
+    assert red_words(out, "交渉中") == [["ロイヤルティ率"]]
+    _, _, _, rows = sheet_rows(out)
+    staff = next(r for r in rows if r["code_id"] == "課題⑧")
+    assert staff["matched"] == "ＴＬＯ、担当者、ＴＬＯ、人数、足りない"
+    assert red_words(out, "課題⑧") == [["ＴＬＯ", "担当者", "ＴＬＯ", "人数", "足りない"]]
+
+
+# the words a person picks from the drop-down (or types), in each language; an English sheet is
+# what every sheet was before Japanese became the default, and such sheets must still import
+WORDS = {
+    "ja": {"accept": "採用", "reject": "不採用", "change": "変更 → 図表32-1/日本 共願による権利分散", "yes": "はい"},
+    "en": {"accept": "accept", "reject": "Reject", "change": "change to 図表32-1/日本 共願による権利分散", "yes": "yes"},
+}
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_decisions_come_back_and_empty_cells_stay_pending(coded, tmp_path, lang):
+    out = tmp_path / "r.xlsx"
+    args = ["--lang", "en"] if lang == "en" else []
+    assert run("export", "review", "-o", out, "--coder", "hanako", *args, "--project", coded).exit_code == 0
+    w = WORDS[lang]
+    _, _, header, _ = sheet_rows(out, lang)
+    assert header[0] == COLUMN_NAMES[lang]["transcript_id"]
+    fill(out, {("課題⑧", "専門"): w["accept"], ("課題⑤", "共同"): w["reject"], ("図表32-1", "共同"): w["change"],
+               ("課題①", "𠮷"): w["accept"]},
+         lang, quote={("課題⑧", "専門"): w["yes"]}, memo={("課題⑤", "共同"): "共願の話ではない"})
     res = run("import", "review", out, "--coder", "hanako", "--project", coded)
     assert res.exit_code == 0, res.output
     assert "hanako: 2 accepted, 1 rejected, 1 changed, 0 added; 3 row(s) left pending; 5 new decision(s), 0 updated" in res.output
@@ -116,10 +170,22 @@ def test_decisions_come_back_and_empty_cells_stay_pending(coded, tmp_path):
     assert "0 new decision(s), 0 updated" in res.output
 
 
+def test_either_languages_words_are_read_in_any_sheet(coded, tmp_path):
+    out = tmp_path / "r.xlsx"
+    assert run("export", "review", "-o", out, "--coder", "hanako", "--project", coded).exit_code == 0
+    fill(out, {("課題⑧", "専門"): "accept", ("課題⑤", "共同"): "reject", ("図表32-1", "共同"): "変更→図表32-1/日本",
+               ("課題①", "𠮷"): "change to 課題⑫"}, quote={("課題⑧", "専門"): "yes"})
+    res = run("import", "review", out, "--coder", "hanako", "--project", coded)
+    assert res.exit_code == 0, res.output
+    assert "hanako: 1 accepted, 1 rejected, 2 changed, 0 added; 3 row(s) left pending" in res.output
+    assert ("課題⑫", "manual", "𠮷野家の話では、", "", "") in decisions_csv(coded)
+    assert ("課題⑧", "accepted", "専門人材が慢性的", "yes", "") in decisions_csv(coded)
+
+
 def test_review_decisions_survive_code_reruns_and_transcript_edits(coded, write, tmp_path):
     out = tmp_path / "r.xlsx"
     run("export", "review", "-o", out, "--project", coded)
-    fill(out, {("課題⑧", "専門"): "accept", ("課題⑤", "共同"): "reject"})
+    fill(out, {("課題⑧", "専門"): "採用", ("課題⑤", "共同"): "不採用"})
     # the transcript is edited after the sheet was exported: the import re-anchors by the text
     write("b.md", "Q: 冒頭に質問を足した。\n\n" + BODY, id="JP-B")
     res = run("import", "review", out, "--coder", "hanako", "--project", coded)
@@ -139,27 +205,35 @@ def test_review_decisions_survive_code_reruns_and_transcript_edits(coded, write,
     assert "課題⑤" not in {s.code_id for s in st.pending(p.by_id)}
 
 
+def set_cells(path, cells, lang="ja"):
+    """cells: (row, column name in the code) → value."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb[SHEETS[lang]["review"]]
+    header = [c.value for c in ws[1]]
+    for (row, column), value in cells.items():
+        ws.cell(row=row, column=header.index(COLUMN_NAMES[lang][column]) + 1).value = value
+    wb.save(path)
+
+
 @pytest.mark.parametrize(
-    "change,message",
+    "lang,change,message",
     [
-        ({"decision": "acept"}, "row 2: decision 'acept' is not accept, reject or change to <code id>"),
-        ({"decision": "change to 課題99"}, "row 2: decision 'change to 課題99': unknown code id '課題99'"),
-        ({"decision": "change to 課題"}, "row 2: decision 'change to 課題': '課題' is a group"),
-        ({"decision": "accept", "start": "x"}, "row 2: start/end must be whole numbers"),
-        ({"decision": "accept", "segment": "書き換えた文"}, "row 2: text does not match"),
-        ({"decision": "accept", "transcript_id": "JP-Z"}, "row 2: unknown transcript id 'JP-Z'"),
+        ("ja", {"decision": "採るよ"}, "row 2: decision '採るよ' is not 採用・不採用・変更 → <コードID> (leave it empty to decide later)"),
+        ("en", {"decision": "acept"}, "row 2: decision 'acept' is not accept, reject or change to <code id> (leave it empty"),
+        ("ja", {"decision": "変更 → 課題99"}, "row 2: decision '変更 → 課題99': unknown code id '課題99'"),
+        ("en", {"decision": "change to 課題99"}, "row 2: decision 'change to 課題99': unknown code id '課題99'"),
+        ("ja", {"decision": "変更 → 課題"}, "row 2: decision '変更 → 課題': '課題' is a group"),
+        ("ja", {"decision": "採用", "start": "x"}, "row 2: 開始位置/終了位置 must be whole numbers"),
+        ("en", {"decision": "accept", "start": "x"}, "row 2: start/end must be whole numbers"),
+        ("ja", {"decision": "採用", "segment": "書き換えた文"}, "row 2: text does not match"),
+        ("ja", {"decision": "採用", "transcript_id": "JP-Z"}, "row 2: unknown transcript id 'JP-Z'"),
     ],
 )
-def test_malformed_sheet_is_refused_naming_the_row(coded, tmp_path, change, message):
+def test_malformed_sheet_is_refused_naming_the_row(coded, tmp_path, lang, change, message):
     out = tmp_path / "r.xlsx"
-    run("export", "review", "-o", out, "--project", coded)
-    wb = openpyxl.load_workbook(out)
-    ws = wb["review"]
-    header = [c.value for c in ws[1]]
-    ws.cell(row=3, column=header.index("decision") + 1).value = "accept"  # a good row is not imported either
-    for column, value in change.items():
-        ws.cell(row=2, column=header.index(column) + 1).value = value
-    wb.save(out)
+    run("export", "review", "-o", out, "--lang", lang, "--project", coded)
+    good = {(3, "decision"): WORDS[lang]["accept"]}  # a good row is not imported either
+    set_cells(out, {**good, **{(2, column): value for column, value in change.items()}}, lang)
     res = run("import", "review", out, "--coder", "hanako", "--project", coded)
     assert res.exit_code == 1 and message in res.output, res.output
     assert "r.xlsx: 1 bad row(s); nothing was imported" in res.output
@@ -170,9 +244,14 @@ def test_sheet_without_the_decision_column_or_not_a_workbook(coded, tmp_path):
     out = tmp_path / "r.xlsx"
     run("export", "review", "-o", out, "--project", coded)
     wb = openpyxl.load_workbook(out)
-    wb["review"].cell(row=1, column=12).value = "判断"
+    wb["レビュー"].cell(row=1, column=12).value = "決定"
     wb.save(out)
-    with pytest.raises(StoreError, match=r"row 1: missing column\(s\) decision"):
+    with pytest.raises(StoreError, match=r"sheet 'レビュー' row 1: missing column\(s\) 判断; the header must keep the "
+                                         r"exported names \(記録ID, 開始位置, 終了位置, 該当文, コードID, 判断\)"):
+        import_review(Project.open(coded), out, coder="hanako")
+    wb["レビュー"].title = "シート1"
+    wb.save(out)
+    with pytest.raises(StoreError, match=r"no sheet 'レビュー' or 'review' \(sheets: シート1, lists, コード一覧, 手順\)"):
         import_review(Project.open(coded), out, coder="hanako")
     bad = tmp_path / "bad.xlsx"
     bad.write_text("not a workbook", encoding="utf-8")
@@ -192,9 +271,9 @@ def test_compare_sheet_lists_disagreements_for_adjudication(coded, tmp_path):
     res = run("export", "review", "--compare", "hanako", "--compare", "taro", "-o", out, "--project", coded)
     assert res.exit_code == 0 and "1 disagreement(s) of hanako and taro" in res.output, res.output
     _, _, header, rows = sheet_rows(out)
-    assert header[11:] == ("hanako", "taro", "decision", "quote", "memo")
-    assert [(r["code_id"], r["hanako"], r["taro"]) for r in rows] == [("課題⑧", "coded", "rejected")]
-    fill(out, {("課題⑧", "専門"): "accept"})
+    assert header[11:] == ("hanako", "taro", "判断", "引用", "メモ")
+    assert [(r["code_id"], r["hanako"], r["taro"]) for r in rows] == [("課題⑧", "コード付与", "不採用")]
+    fill(out, {("課題⑧", "専門"): "採用"})
     assert run("adjudicate", "--coder", "hanako", "--coder", "taro", "--project", coded).exit_code == 0
     assert run("import", "review", out, "--coder", "adjudicated", "--project", coded).exit_code == 0
     p = Project.open(coded)
@@ -213,24 +292,28 @@ def test_empty_review_sheet_is_still_a_valid_workbook(project, write, tmp_path):
     assert (res.rows, res.pending) == ([], 0)
 
 
-def _add_rows(path, rows):
+def _add_rows(path, rows, lang="ja"):
     """Append rows as a researcher does below the suggestions: start and end left empty."""
     wb = openpyxl.load_workbook(path)
-    ws = wb["review"]
-    header = [c.value for c in ws[1]]
+    ws = wb[SHEETS[lang]["review"]]
+    names = {shown: col for col, shown in COLUMN_NAMES[lang].items()}
+    header = [names.get(c.value, c.value) for c in ws[1]]
     for values in rows:
         ws.append([values.get(h) for h in header])
     wb.save(path)
 
 
-def test_a_researcher_adds_a_coding_the_tagger_missed(coded, tmp_path):
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_a_researcher_adds_a_coding_the_tagger_missed(coded, tmp_path, lang):
     out = tmp_path / "r.xlsx"
-    assert run("export", "review", "-o", out, "--coder", "hanako", "--project", coded).exit_code == 0
+    assert run("export", "review", "-o", out, "--coder", "hanako", "--lang", lang, "--project", coded).exit_code == 0
     wb = openpyxl.load_workbook(out)
-    (dv,) = [d for d in wb["review"].data_validations.dataValidation if "G" in str(d.sqref)]
+    (dv,) = [d for d in wb[SHEETS[lang]["review"]].data_validations.dataValidation if "G" in str(d.sqref)]
     assert str(dv.sqref) == f"G9:G{8 + ADD_ROWS}" and dv.formula1.startswith("lists!$B$1")  # code drop-down on new rows
-    _add_rows(out, [{"transcript_id": "JP-B", "segment": "海外からの問い合わせは多くない", "code_id": "課題①", "quote": "yes"},
-                    {"transcript_id": "JP-B", "segment": "共有特許", "decision": "change to 図表32-1/日本", "memo": "共有の話"}])
+    change = {"ja": "変更 → 図表32-1/日本", "en": "change to 図表32-1/日本"}[lang]
+    _add_rows(out, [{"transcript_id": "JP-B", "segment": "海外からの問い合わせは多くない", "code_id": "課題①",
+                     "quote": WORDS[lang]["yes"]},
+                    {"transcript_id": "JP-B", "segment": "共有特許", "decision": change, "memo": "共有の話"}], lang)
     res = run("import", "review", out, "--coder", "hanako", "--project", coded)
     assert res.exit_code == 0, res.output
     assert "hanako: 0 accepted, 0 rejected, 0 changed, 2 added; 7 row(s) left pending; 2 new decision(s), 0 updated" in res.output
@@ -244,10 +327,11 @@ def test_a_researcher_adds_a_coding_the_tagger_missed(coded, tmp_path):
 @pytest.mark.parametrize("row, message", [
     ({"transcript_id": "JP-B", "segment": "になってしまう", "code_id": "課題①"}, "added row: the words occur 2 times in JP-B; copy a longer passage"),
     ({"transcript_id": "JP-B", "segment": "どこにもない言葉", "code_id": "課題①"}, "added row: the words occur 0 times in JP-B; copy them exactly"),
-    ({"transcript_id": "JP-B", "segment": "共有特許"}, "added row: give the code in code_id"),
+    ({"transcript_id": "JP-B", "segment": "共有特許"}, "added row: give the code in コードID (or 判断 '変更 → <code id>')"),
     ({"transcript_id": "JP-B", "segment": "共有特許", "code_id": "課題"}, "added row: '課題' is not a codable code"),
     ({"transcript_id": "JP-Z", "segment": "共有特許", "code_id": "課題①"}, "added row: unknown transcript id 'JP-Z'"),
-    ({"transcript_id": "JP-B", "segment": "共有特許", "code_id": "課題①", "decision": "reject"}, "an added row (no start/end) adds a coding; 'reject' has nothing to reject"),
+    ({"transcript_id": "JP-B", "segment": "共有特許", "code_id": "課題①", "decision": "不採用"},
+     "an added row (no 開始位置/終了位置) adds a coding; '不採用' has nothing to reject"),
 ])
 def test_a_bad_added_row_is_refused_by_its_row_number(coded, tmp_path, row, message):
     out = tmp_path / "r.xlsx"

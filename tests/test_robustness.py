@@ -50,6 +50,19 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _wait_gone(pids: list[int], timeout: float = 30.0) -> None:
+    """Wait until these processes have ended (gone, or a zombie: its files are closed)."""
+    deadline = time.time() + timeout
+    for pid in pids:
+        while time.time() < deadline:
+            try:
+                if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    break
+            except (OSError, IndexError):
+                break
+            time.sleep(0.02)
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to see the parsing workers start")
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_code_run_leaves_the_store_as_it_was(project, sig):
@@ -69,8 +82,10 @@ def test_killed_code_run_leaves_the_store_as_it_was(project, sig):
     while time.time() < deadline and proc.poll() is None and not _children(proc.pid):
         time.sleep(0.02)
     assert proc.poll() is None and _children(proc.pid), "the run ended before its workers started parsing"
+    workers = _children(proc.pid)
     os.killpg(proc.pid, sig)  # the whole process group, as Ctrl+C or a killed terminal does
     proc.wait(timeout=60)
+    _wait_gone(workers)  # a killed worker frees the project's lock when it is gone, a moment after its parent
     assert _snapshot(project / "codings") == decisions
     assert (project / "outputs" / "cache" / "suggestions.csv").read_bytes() == suggestions
     # no half-written file outside the cache (a cache temp file is ignored by every reader)

@@ -13,8 +13,9 @@ import pytest
 
 from browser import Browser, find_chromium
 from coding.errors import StoreError
+from coding.fonts import bundled_font
 from coding.project import Project, code_project
-from coding.review import ReviewSession, make_server
+from coding.review import ReviewSession, make_server, review_page
 from coding.store import suggestions_path
 
 BODY = ("A: 必然的に日本企業が多くなり、海外からの問い合わせは多くない。\n\n"
@@ -81,40 +82,51 @@ def focused(b):
     return b.js("(() => { const it = review.items[review.focus]; return it && [it.code, it.start, it.end, it.status]; })()")
 
 
-def test_a_person_reviews_with_the_keyboard(server, coded, browser, tmp_path):
+def marked_words(b, where=".piece.focus"):
+    return b.js(f"[...document.querySelectorAll('{where} .match')].map(e => e.innerText)")
+
+
+def test_a_person_reviews_with_the_keyboard_on_the_japanese_page(server, coded, browser, tmp_path):
     b = browser
     url = server.url
     b.open(url)
     b.wait_for("window.review && window.review.ready", what="the page ready")
-    assert b.js("document.getElementById('coder').innerText") == "hanako"
+    cb = Project.open(coded).codebook
+    assert b.js("document.documentElement.lang") == "ja"
+    assert b.js("document.querySelector('header').innerText").split("\n") == [
+        "レビュー", "コーダー hanako", "JP-B · 1/7 · この記録の未判断 7 件 · 本文順", "全体の未判断 10 件",
+        "準備完了 — 判断はその都度 codings/hanako.csv に保存されます", "? キー一覧"]
     assert b.js("document.querySelector('main h1').innerText").startswith("JP-B")
-    # the first suggestion is focused: its chip, its sentence and its definition are shown
+    # the first suggestion is focused: its chip shows the code's label (the id on hover), its
+    # sentence with the matched words, and the code's definition
     assert focused(b) == ["課題①", 3, 33, "pending"]
-    assert b.js("document.querySelector('.chip.focus').dataset.code") == "課題①"
+    chip = b.js("(() => { const c = document.querySelector('.chip.focus'); return [c.dataset.code, c.innerText, c.title]; })()")
+    label = cb.codes["課題①"].label
+    assert chip == ["課題①", label[:15] + "… ?", f"課題① {label} (未判断)"]
     assert "問い合わせ" in b.js("document.querySelector('.piece.focus').innerText")
-    # the words the rule matched are marked (which words depends on the codebook's patterns)
-    marked = b.js("[...document.querySelectorAll('.piece.focus .match')].map(e => e.innerText).join('')")
-    matched = b.js("review.items[review.focus].matched")
-    assert "問い合わせ" in matched and "問い合わせ" in marked
-    assert set(marked) <= set("".join(matched))
-    definition = Project.open(coded).codebook.codes["課題①"].definition
-    assert definition in b.js("document.getElementById('detail').innerText")
+    item = b.js("review.items[review.focus]")
+    assert marked_words(b) == [item["text"][a:e] for a, e in item["marks"]] and "問い合わせ" in marked_words(b)
+    detail = b.js("document.getElementById('detail').innerText")
+    assert cb.codes["課題①"].definition in detail and label in detail and "判断\n未判断" in detail
 
-    b.press("a")  # accept, saved at once, and on to the next pending suggestion
+    b.press("a")  # 採用, saved at once, and on to the next pending suggestion
     wait_saved(b, 1)
     assert decided(coded) == [("課題①", "accepted", "必然的に日本企業が多くなり、海外からの問い合わせは多くない。", "", "")]
     assert focused(b) == ["図表32-1", 38, 73, "pending"]
-    assert "saved 課題① accepted → codings/hanako.csv" in b.js("document.getElementById('status').innerText")
+    assert b.js("document.getElementById('status').innerText").startswith("保存しました：課題① 採用 → codings/hanako.csv（")
 
-    b.press("r")  # reject
+    b.press("r")  # 不採用
     wait_saved(b, 2)
     assert ("図表32-1", "rejected") in {(r[0], r[1]) for r in decided(coded)}
     assert focused(b)[0] == "課題⑤"
 
-    b.press("c")  # change 課題⑤ to another code through the picker
+    b.press("c")  # change 課題⑤ through the picker, found by a word of the other code's definition
     b.wait_for("!document.getElementById('picker').hidden", what="the code picker")
-    b.type("図表32-1/日本")
-    assert b.js("document.querySelector('#picker-list li.sel .id').innerText") == "図表32-1/日本"
+    assert b.js("document.getElementById('picker-title').innerText") == f"「{cb.codes['課題⑤'].label}」を別のコードに変更"
+    b.type("運用戦略")
+    sel = b.js("(() => { const li = document.querySelector('#picker-list li.sel'); return [li.dataset.code, li.innerText]; })()")
+    assert sel[0] == "図表32-1/日本" and b.js("document.querySelectorAll('#picker-list li').length") == 1
+    assert "定義：" in sel[1] and "運用戦略" in sel[1] and cb.codes["図表32-1/日本"].label in sel[1]
     b.press("Enter")
     wait_saved(b, 3)
     got = {(r[0], r[1]) for r in decided(coded)}
@@ -131,7 +143,7 @@ def test_a_person_reviews_with_the_keyboard(server, coded, browser, tmp_path):
     })()""")
     b.press("m")
     b.wait_for("!document.getElementById('picker').hidden", what="the code picker")
-    assert "𠮷野家" in b.js("document.getElementById('picker-title').innerText")
+    assert b.js("document.getElementById('picker-title').innerText") == "「𠮷野家」にコードを追加"
     b.type("課題⑫")
     b.press("Enter")
     wait_saved(b, 4)
@@ -145,8 +157,10 @@ def test_a_person_reviews_with_the_keyboard(server, coded, browser, tmp_path):
         b.press("k")
     b.press("q")
     wait_saved(b, 5)
+    assert b.js("document.querySelector('.chip.focus').innerText").endswith("✓ ❝")
     b.press("e")
     b.wait_for("!document.getElementById('memo').hidden", what="the memo box")
+    assert b.js("document.querySelector('#memo h3').innerText") == "メモ"
     b.type("海外企業との接点の話")
     b.press("Enter")
     wait_saved(b, 6)
@@ -155,6 +169,8 @@ def test_a_person_reviews_with_the_keyboard(server, coded, browser, tmp_path):
 
     b.press("?")
     assert b.js("!document.getElementById('help').hidden")
+    help_text = b.js("document.getElementById('help').innerText")
+    assert help_text.startswith("キー操作") and "採用 — このコードが当てはまる" in help_text and "accept" not in help_text
     b.screenshot(tmp_path / "review-help.png")
     b.press("Escape")
     b.press("]")  # the next transcript
@@ -184,9 +200,10 @@ def test_the_page_walks_the_surest_suggestions_first_and_o_toggles_the_order(ser
         walked.append(b.js("review.items[review.focus].score"))
         b.press("j")
     assert walked == sorted(walked, reverse=True) and walked[0] == scores[0]
-    assert "by score" in b.js("document.getElementById('where').innerText")
+    assert b.js("document.getElementById('where').innerText").endswith(" · 確信度順")
     b.press("o")
-    b.wait_for("document.getElementById('where').innerText.includes('by position')", what="position order")
+    b.wait_for("document.getElementById('where').innerText.endsWith(' · 本文順')", what="position order")
+    assert b.js("document.getElementById('status').innerText") == "並び順：本文の順"
     starts = b.js("review.items.map(i => i.start)")
     assert starts == sorted(starts)
     assert sorted(b.js("review.items.map(i => i.code + '@' + i.start)")) == sorted(f"{r['code_id']}@{r['start']}" for r in sugg)
@@ -241,6 +258,11 @@ def test_the_server_listens_on_loopback_and_wants_the_page_token(server):
     assert request(server, "/api/state")[0] == 403  # no token: another site cannot read or write
     assert request(server, "/api/state", token="wrong")[0] == 403
     assert request(server, "/api/state", token=token, host="evil.example:80")[0] == 403  # DNS rebinding
+    # the bundled Japanese font the page falls back on is guarded like everything else
+    assert request(server, "/font/ipaexg.ttf")[0] == 403
+    status, font = request(server, f"/font/ipaexg.ttf?token={token}")
+    assert status == 200 and font == bundled_font().read_bytes() and font[:4] == b"\x00\x01\x00\x00"
+    assert f"url('/font/ipaexg.ttf?token={token}')".encode() in page
     status, state = request(server, "/api/state", token=token)
     assert status == 200 and [t["id"] for t in state["transcripts"]] == ["JP-B", "JP-C"]
     assert state["transcripts"][0]["pending"] == 7
@@ -327,3 +349,66 @@ def test_the_page_may_not_be_framed_and_many_saves_at_once_are_queued(server, co
     with ThreadPoolExecutor(60) as pool:
         answers = list(pool.map(lambda _: request(server, "/api/decide", token=server.session.token, data=req)[0], range(60)))
     assert answers == [200] * 60
+
+
+def test_the_page_speaks_the_codebooks_language_or_the_one_asked_for(coded):
+    def page(session):
+        html = review_page(session).decode("utf-8")
+        config = json.loads(html.split("const CONFIG = ", 1)[1].split(";\n", 1)[0])
+        return html, config
+
+    html, config = page(ReviewSession(coded, "hanako"))
+    assert '<html lang="ja">' in html and "<title>レビュー · hanako</title>" in html
+    assert (config["lang"], config["text"]["picker"], config["text"]["kinds"]["challenge"]) == ("ja", "コードを選ぶ", "課題")
+    html, config = page(ReviewSession(coded, "hanako", lang="en"))
+    assert '<html lang="en">' in html and "<title>Review · hanako</title>" in html
+    assert (config["lang"], config["text"]["picker"], config["text"]["kinds"]["challenge"]) == ("en", "Choose a code", "challenge")
+    cb = (coded / "codebook.yml").read_text(encoding="utf-8")
+    (coded / "codebook.yml").write_text("lang: en\n" + cb, encoding="utf-8")
+    assert page(ReviewSession(coded, "hanako"))[1]["lang"] == "en"
+    assert page(ReviewSession(coded, "hanako", lang="ja"))[1]["lang"] == "ja"  # --lang wins over the codebook
+
+
+def test_the_picker_finds_a_code_by_its_label_definition_or_phrases(server, browser):
+    b = browser
+    b.open(server.url)
+    b.wait_for("window.review && window.review.ready", what="the page ready")
+    b.press("c")
+    b.wait_for("!document.getElementById('picker').hidden", what="the code picker")
+    b.type("料率")  # in no id or label: in one code's definition and in three codes' phrases
+    found = b.js("[...document.querySelectorAll('#picker-list li')].map(li => [li.dataset.code, li.querySelector('.why').innerText])")
+    assert found == [["図表32-4/米国", found[0][1]], ["交渉中", "語句：料率"], ["図表32-4", "語句：料率"], ["課題④", "語句：料率"]]
+    assert found[0][1].startswith("定義：") and "料率" in found[0][1]
+    b.press("Escape")
+    b.press("c")
+    b.type("共願")  # label matches first, then definition, then phrases
+    found = b.js("[...document.querySelectorAll('#picker-list li')].map(li => li.dataset.code)")
+    assert found == ["図表32-1/日本", "課題⑤", "図表32-1", "P4"]
+    assert b.js("document.querySelector('#picker-list li.sel').dataset.code") == "図表32-1/日本"
+
+
+WORDS = "A: 出願の多くは企業との共願だ。\n\nA: ロイヤルティ率はＴＬＯの担当者が決めるが、ＴＬＯの人数が足りない。\n"
+
+
+def test_the_page_marks_each_matched_word_whole_where_it_matched(project, write, browser):
+    """共願, not the 願 of 出願; ロイヤルティ率 for the phrase ロイヤリティ率; ＴＬＯ for TLO."""
+    write("w.md", WORDS, id="JP-W")
+    code_project(Project.open(project))
+    srv = make_server(project, "hanako", port=0, sort="position")
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        b = browser
+        b.open(srv.url)
+        b.wait_for("window.review && window.review.ready", what="the page ready")
+        seen = {}
+        for _ in range(b.js("review.items.length")):
+            code = focused(b)[0]
+            seen[code] = (marked_words(b), marked_words(b, ".quote-text"))
+            b.press("j")
+        assert seen["図表32-1"] == (["共願"], ["共願"])
+        assert seen["交渉前"] == (["出願"], ["出願"])
+        assert seen["交渉中"] == (["ロイヤルティ率"], ["ロイヤルティ率"])
+        assert seen["課題⑧"] == (["ＴＬＯ", "担当者", "ＴＬＯ", "人数", "足りない"],) * 2
+    finally:
+        srv.shutdown()
+        srv.server_close()

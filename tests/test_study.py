@@ -94,17 +94,17 @@ def test_a_new_researcher_runs_a_study_of_their_own(tmp_path):
     sheet = tmp_path / "review.xlsx"
     assert run("export", "review", "--coder", "hanako", "-o", sheet, "--project", study).exit_code == 0
     wb = openpyxl.load_workbook(sheet)
-    ws = wb["review"]
+    ws = wb["レビュー"]  # the sheet speaks Japanese, as the researcher does
     header = [c.value for c in ws[1]]
     n = 0
     for row in ws.iter_rows(min_row=2, max_row=len(sugg) + 1):
         rec = dict(zip(header, (c.value for c in row)))
-        if rec["transcript_id"] is None:
+        if rec["記録ID"] is None:
             continue
-        reject = rec["code_id"] == "契約前" and rec["transcript_id"] == "KA-2"
-        row[header.index("decision")].value = "reject" if reject else "accept"
+        reject = rec["コードID"] == "契約前" and rec["記録ID"] == "KA-2"
+        row[header.index("判断")].value = "不採用" if reject else "採用"
         n += 1
-    ws.append([{"transcript_id": "KA-2", "segment": "学部ごとに分かれていて", "code_id": "予算不足", "memo": "見落とし"}.get(h)
+    ws.append([{"記録ID": "KA-2", "該当文": "学部ごとに分かれていて", "コードID": "予算不足", "メモ": "見落とし"}.get(h)
                for h in header])
     wb.save(sheet)
     res = run("import", "review", sheet, "--coder", "hanako", "--project", study)

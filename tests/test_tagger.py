@@ -6,6 +6,7 @@ import yaml
 from coding.codebook import load_codebook
 from coding.project import Project, code_project
 from coding.store import Store
+from coding.tagger import matched_cell, read_matched_cell
 
 from conftest import ROOT, reference
 
@@ -54,7 +55,38 @@ def test_normalised_forms_meet(project, write, tmp_path):
     code_project(Project.open(project))
     rows = [s for s in Store.open(project).suggestions if s.code_id == "X"]
     assert [r.text for r in rows] == ["ロイヤルティはＴＬＯが３年ごとに見直す。", "ロイヤリティーはTLOが3年ごとに見直す。"]
-    assert rows[0].pattern == "a" and "ＴＬＯ" in rows[0].matched.split("|")
+    assert rows[0].pattern == "a" and "ＴＬＯ" in read_matched_cell(rows[0].matched)[0]
+
+
+def test_matched_words_are_the_surface_spans_of_the_matched_tokens(project, write):
+    """A suggestion keeps where its words matched, as written in the sentence: the whole word of
+    the matched tokens (ロイヤルティ for the phrase ロイヤリティ, ＴＬＯ for TLO), never a token
+    string found elsewhere (the 願 of 共願 inside 出願)."""
+    cb = (project / "codebook.yml").read_text(encoding="utf-8")
+    cb += ("  - id: X\n    kind: theme\n    label: x\n    definition: d\n    patterns:\n"
+           "      - {id: a, any: [出願, ロイヤリティ, TLO]}\n")
+    (project / "codebook.yml").write_text(cb, encoding="utf-8")
+    body = "A: 出願の多くは企業との共願だ。\n\nA: ロイヤルティ率はＴＬＯが決める。\n\nA: 特許出願の費用と海外出願。\n"
+    write("h.md", body, id="JP-H")
+    code_project(Project.open(project))
+    got = {(s.code_id, s.text[:4]): read_matched_cell(s.matched) for s in Store.open(project).suggestions}
+    assert got[("X", "出願の多")] == (("出願",), (0,))
+    assert got[("図表32-1", "出願の多")] == (("共願",), (10,))  # tokens 共 + 願: one word, at its place
+    assert got[("X", "ロイヤル")] == (("ロイヤルティ", "ＴＬＯ"), (0, 8))
+    assert got[("交渉中", "ロイヤル")] == (("ロイヤルティ率",), (0,))  # phrase ロイヤリティ率 over two tokens
+    assert got[("X", "特許出願")] == (("出願", "出願"), (2, 10))
+    assert got[("図表32-2", "特許出願")] == (("海外出願",), (8,))
+    for s in Store.open(project).suggestions:
+        words, at = read_matched_cell(s.matched)
+        assert [s.text[a:a + len(w)] for w, a in zip(words, at)] == list(words)
+
+
+def test_a_matched_cell_reads_back_and_old_cells_still_read():
+    cell = matched_cell(["ロイヤリティ率", "A|B", "x@y"], [0, 9, 12])
+    assert cell == "ロイヤリティ率@0|A|B@9|x@y@12"
+    assert read_matched_cell(cell) == (("ロイヤリティ率", "A|B", "x@y"), (0, 9, 12))
+    assert read_matched_cell("人材|不足") == (("人材", "不足"), (None, None))  # written before positions were kept
+    assert read_matched_cell("") == ((), ())
 
 
 def test_denied_or_solved_challenge_is_not_suggested(project, write):
