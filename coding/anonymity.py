@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 from .errors import CodingError
 from .files import read_framed, sha1, write_framed
 from .names import fold, folded, kana_names, latin_names, pattern, variants
-from .nlp import NlpSettings, load_nlp
+from .nlp import NlpSettings, load_nlp, quiet_worker, worker_pool
 from .settings import load_section
 from .transcripts import Transcript
 from .yamlfile import YamlProblem, dup_keys, key_line, load_yaml
@@ -256,9 +256,7 @@ _SCAN_NLP = None
 
 
 def _scan_init(settings: NlpSettings) -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
+    quiet_worker()  # Ctrl+C is the parent's to handle
     global _SCAN_NLP
     _SCAN_NLP = load_nlp(settings)
 
@@ -294,11 +292,7 @@ def ner_scan(transcripts: Sequence[Transcript], settings: NlpSettings, folder: P
             progress(t)
 
     if jobs > 1 and len(todo) > 1:
-        import multiprocessing as mp
-        import sys
-
-        ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        with ctx.Pool(min(jobs, len(todo)), initializer=_scan_init, initargs=(settings,)) as pool:
+        with worker_pool(min(jobs, len(todo)), _scan_init, (settings,)) as pool:
             for (t, key), cands in zip(todo, pool.imap(_scan_worker, [t for t, _ in todo])):
                 done(t, key, cands)
     else:

@@ -699,12 +699,38 @@ START_METHOD: str | None = None
 MIN_PARALLEL_CHARS = 30_000  # less text than this is done in-process (starting workers costs more)
 
 
-def _init_worker(settings: NlpSettings, folder: str, work: Callable, as_spacy: bool) -> None:
+def quiet_worker() -> None:
+    """In a worker process: Ctrl+C reaches the whole process group, and only the parent handles it
+    (it ends the pool); a worker interrupted mid-task would leave the pool waiting for it forever.
+    :func:`worker_pool` starts workers with SIGINT blocked, so none is interrupted before this runs."""
     import signal
 
-    # Ctrl+C reaches the whole process group: only the parent handles it (and ends the pool);
-    # a worker interrupted mid-task would leave the pool waiting for it forever.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def worker_pool(processes: int, initializer: Callable, initargs: tuple):
+    """A multiprocessing pool whose workers ignore Ctrl+C from their first instruction (fork on
+    Linux, spawn elsewhere): SIGINT is blocked while they start, so it cannot reach one before
+    :func:`quiet_worker` runs; the parent gets it afterwards and ends the pool."""
+    import multiprocessing as mp
+    import signal
+    import sys
+
+    ctx = mp.get_context(START_METHOD or ("fork" if sys.platform.startswith("linux") else "spawn"))
+    block = hasattr(signal, "pthread_sigmask")
+    if block:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return ctx.Pool(processes, initializer=initializer, initargs=initargs)
+    finally:
+        if block:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _init_worker(settings: NlpSettings, folder: str, work: Callable, as_spacy: bool) -> None:
+    quiet_worker()
     global _WORKER
     _WORKER = (_Parser(settings, folder, as_spacy), work)
 
@@ -771,11 +797,6 @@ def map_parsed(
             del docs
         return
 
-    import multiprocessing as mp
-    import sys
-
-    method = START_METHOD or ("fork" if sys.platform.startswith("linux") else "spawn")
-    ctx = mp.get_context(method)
     batches: list[list[Transcript]] = []  # a few transcripts per task: fewer round trips
     size = 0
     for t in transcripts:
@@ -784,7 +805,7 @@ def map_parsed(
             size = 0
         batches[-1].append(t)
         size += chars[id(t)]
-    with ctx.Pool(jobs, initializer=_init_worker, initargs=(settings, str(cache.folder), work, as_spacy)) as pool:
+    with worker_pool(jobs, _init_worker, (settings, str(cache.folder), work, as_spacy)) as pool:
         window: deque = deque()
         it = iter(batches)
         for batch in it:

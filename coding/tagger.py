@@ -361,15 +361,15 @@ class Tagger:
                     start = string.find(v, start + 1)
         return found or None
 
-    def _denied(self, sent: _Context, later: str = "") -> bool:
+    def _denied(self, sent: _Context, later: str = "", later_from: int = 0) -> bool:
         """Does the sentence deny its problem or call it solved (``denial`` in the codebook)?
 
         * a denial cue (問題になっていない, 解消した …) with no contrast after it in the sentence —
           "採用に工夫を行ってはいるが、…厳しい" still states the problem, "以前は不足していたが、
           今は解消した" does not;
         * a problem told in the past (以前は, 数年前までは …) when what follows the cue, in the
-          sentence or a later one of the paragraph (``later``), says it was solved (解消, 改善し,
-          今は回っている …).
+          sentence or a later one of the paragraph (``later[later_from:]``, not copied: a
+          paragraph may be very long), says it was solved (解消, 改善し, 今は回っている …).
         """
         for string, _ in sent.strings:
             for cue in (*self.denial, *self._denial_norm):
@@ -387,12 +387,12 @@ class Tagger:
             for c in self.past:
                 i = surface.find(c)
                 if i != -1:
-                    rest = surface[i + len(c):] + "\x00" + later
-                elif later and any(c in string for string, _ in sent.strings[1:]):
-                    rest = later
+                    tail = surface[i + len(c):]
+                elif len(later) > later_from and any(c in string for string, _ in sent.strings[1:]):
+                    tail = ""
                 else:
                     continue
-                if any(x in rest for x in self.solved):
+                if any(x in tail or later.find(x, later_from) != -1 for x in self.solved):
                     return True
         return False
 
@@ -458,7 +458,7 @@ class Tagger:
             lo, hi = bisect.bisect_right(ends, a), bisect.bisect_left(starts, b)  # tokens overlapping [a, b)
             if lo < hi:
                 sctx = _sub_context(pctx, lo, hi)
-                sentences.append((seg, sctx, self._denied(sctx, folded[b:]) if deny else False))
+                sentences.append((seg, sctx, self._denied(sctx, folded, b) if deny else False))
         # a sentence that denies a problem lends no evidence to its neighbours' paragraph-scope
         # parts either (…海外出願はできています。大きな不足は感じていません。)
         open_ids = sorted({i for _, sctx, denied in sentences if not denied for i in sctx.token_ids})
@@ -545,19 +545,23 @@ class Tagger:
         if not hits:
             return rules
         sents = []
+        tokens = list(doc)
+        tstarts = [t.idx for t in tokens]
+        tends = [t.idx + len(t.text) for t in tokens]
         for seg in split_sentences(para):
             a, b = seg.start - para.start, seg.end - para.start
-            toks = [t for t in doc if t.idx < b and t.idx + len(t.text) > a]
+            toks = tokens[bisect.bisect_right(tends, a):bisect.bisect_left(tstarts, b)]  # those overlapping [a, b)
             if toks:
                 sents.append((seg, toks, model.scores(features(toks), set(hits))))
         if not sents:
             return rules
         by_key = {(s.start, s.code_id): i for i, s in enumerate(rules)}
         out = list(rules)
+        pfold = fold(para.text)
         for c in hits:
             chosen = [x for x in sents if x[2][c] >= model.thresholds[c]] or [max(sents, key=lambda x: x[2][c])]
             for seg, toks, _ in chosen:
-                if self.codebook[c].deny and self._denied(_context(toks), fold(para.text[seg.end - para.start:])):
+                if self.codebook[c].deny and self._denied(_context(toks), pfold, seg.end - para.start):
                     continue
                 if self.codebook[c].kind in self.absent_kinds and self._lacks(_context(toks)):
                     continue
