@@ -304,6 +304,9 @@ def crosstab(project: Path, variable: str, codes, unit: str, fmt: str, output: P
     ct = project_crosstab(p, variable, codes=list(codes) or None, unit=unit, coders=list(coders) or None,
                           include_suggested=include_suggested)
     write_or_echo(crosstab_text(ct, fmt), output)
+    if fmt != "md" or output is not None:  # Markdown on the terminal already lists them
+        for w in ct["warnings"]:
+            click.echo(f"warning: {w}", err=True)
 
 
 # ---------------------------------------------------------------- network
