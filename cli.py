@@ -309,6 +309,176 @@ def crosstab(project: Path, variable: str, codes, unit: str, fmt: str, output: P
             click.echo(f"warning: {w}", err=True)
 
 
+# ---------------------------------------------------------------- explore: kwic, words, charts
+where_option = click.option("--where", multiple=True, metavar="KEY=VALUE",
+                            help="Only transcripts whose front matter has this value (repeatable; KEY=V1,V2 for either, KEY!=V to leave out).")
+within_option = click.option("--code", "codes", multiple=True, help="Only inside passages coded with this code or a code under it (repeatable).")
+interviewer_option = click.option("--interviewer", is_flag=True, help="Also read the interviewer's turns and the memos the tagger skips.")
+
+
+@cli.command()
+@project_option(lock=False)
+@click.argument("words", nargs=-1, required=True)
+@where_option
+@within_option
+@click.option("--sort", type=click.Choice(["position", "left", "right"]), default="position", show_default=True,
+              help="Text order, or by the words right before (left) or after (right) the occurrence.")
+@click.option("--context", default=20, show_default=True, type=click.IntRange(1, 500), help="Characters of context on each side.")
+@interviewer_option
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "html"]), default="text", show_default=True)
+@output_option()
+@coders_option()
+@include_suggested_option
+@jobs_option
+def kwic(project: Path, words, where, codes, sort: str, context: int, interviewer: bool, fmt: str, output: Path | None,
+         coders, include_suggested: bool, jobs: int):
+    """Keyword in context: every occurrence of WORDS in the notes with the words around it, found
+    in Sudachi's normalised forms as well as the text as written (ロイヤルティ finds ロイヤリティ).
+
+    The lines quote the notes as they are (a working view, not a published output).
+
+    Example: python cli.py kwic 料率 ロイヤルティ --where region=日本 --sort left
+    """
+    from coding.kwic import project_kwic, render
+    from coding.project import Project
+
+    p = Project.open(project)
+    res = project_kwic(p, list(words), where=list(where), codes=list(codes), context=context, sort=sort,
+                       interviewer=interviewer, coders=list(coders) or None, include_suggested=include_suggested, jobs=jobs)
+    write_or_echo(render(res, fmt, context=context), output)
+
+
+@cli.command()
+@project_option(lock=False)
+@click.option("--top", default=50, show_default=True, type=click.IntRange(1), help="The N most frequent words.")
+@click.option("--by", "variable", help="Also count per value of this case variable (front-matter key), e.g. region.")
+@where_option
+@within_option
+@click.option("--pos", multiple=True, help="Universal POS of content words (repeatable; default: NOUN PROPN VERB ADJ).")
+@click.option("--stop", multiple=True, help="A stop word to leave out, besides the built-in list (repeatable).")
+@click.option("--stop-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Stop words, one a line (UTF-8).")
+@interviewer_option
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True)
+@output_option()
+@coders_option()
+@include_suggested_option
+@jobs_option
+def words(project: Path, top: int, variable: str | None, where, codes, pos, stop, stop_file: Path | None, interviewer: bool,
+          fmt: str, output: Path | None, coders, include_suggested: bool, jobs: int):
+    """Word frequencies: the most frequent content words of the notes (Sudachi's normalised forms,
+    stop words left out), with the number of interviews they occur in, overall and by a variable.
+
+    Example: python cli.py words --top 30 --by region --format csv -o words.csv
+    """
+    from coding.project import Project
+    from coding.words import DEFAULT_POS, DEFAULT_STOP, project_words, render
+
+    extra = list(stop)
+    if stop_file is not None:
+        extra += [w.strip() for w in stop_file.read_text(encoding="utf-8-sig").splitlines() if w.strip() and not w.startswith("#")]
+    p = Project.open(project)
+    wt = project_words(p, by=variable, top=top, where=list(where), codes=list(codes), pos=list(pos) or DEFAULT_POS,
+                       stop=list(DEFAULT_STOP) + extra, interviewer=interviewer, coders=list(coders) or None,
+                       include_suggested=include_suggested, jobs=jobs)
+    write_or_echo(render(wt, fmt), output)
+
+
+@cli.group(context_settings=CONTEXT)
+def chart():
+    """Charts for a report, as PNG (Japanese labels) and SVG, in outputs/charts/: codes × a case
+    variable (heatmap or bubble plot with standardised residuals), codes by region, the phase
+    table, frequent words. Every label passes the anonymity guard.
+
+    Example: python cli.py chart crosstab --by kind --style bubble
+    """
+
+
+def chart_options(f):
+    for deco in reversed([
+        project_option(),
+        click.option("--format", "fmt", multiple=True, type=click.Choice(["png", "svg"]), help="Format(s) (repeatable; default: both)."),
+        click.option("-o", "--output", type=click.Path(path_type=Path),
+                     help="Folder to write into (default: outputs/charts), or the file when one format is given."),
+        coders_option(), include_suggested_option, strict_option,
+    ]):
+        f = deco(f)
+    return f
+
+
+def _publish_chart(project: Path, kind: str, fmt, output: Path | None, coders, include_suggested: bool, strict: bool, **options):
+    from coding.charts import publish_chart
+    from coding.project import Project, project_guard
+
+    p = Project.open(project)
+    guard = project_guard(p)
+    res = publish_chart(p, guard, kind, formats=list(fmt) or None, output=output, strict=strict,
+                        coders=list(coders) or None, include_suggested=include_suggested, **options)
+    click.echo(guard.summary())
+    for w in res.warnings:
+        click.echo(f"warning: {w}", err=True)
+    for f in res.files:
+        click.echo(f"wrote {f}")
+
+
+@chart.command("crosstab")
+@click.option("--by", "variable", required=True, help="Case variable (front-matter key), e.g. kind, region.")
+@click.option("--code", "codes", multiple=True, help="Codes to show (repeatable; default: the --family's codes).")
+@click.option("--family", default="challenge", show_default=True,
+              type=click.Choice(["challenge", "practice", "theme", "case", "phase", "outcome"]))
+@click.option("--unit", type=click.Choice(["transcript", "segment"]), default="transcript", show_default=True)
+@click.option("--style", type=click.Choice(["bubble", "heatmap"]), default="bubble", show_default=True)
+@chart_options
+def chart_crosstab_cmd(project: Path, variable: str, codes, family: str, unit: str, style: str, fmt, output, coders,
+                       include_suggested: bool, strict: bool):
+    """Codes × a case variable as a bubble plot or heatmap (KH Coder's 一覧 plot): counts, coloured
+    by the standardised residual of the χ² test; † marks codes whose expected counts are too small
+    for χ² (Fisher's exact p shown instead).
+
+    Example: python cli.py chart crosstab --by kind --family challenge --style heatmap
+    """
+    _publish_chart(project, "crosstab", fmt, output, coders, include_suggested, strict, by=variable, codes=list(codes),
+                   family=family, unit=unit, style=style)
+
+
+@chart.command("regions")
+@click.option("--code", "codes", multiple=True, help="Codes to show (repeatable; default: the --family's codes).")
+@click.option("--family", default="challenge", show_default=True,
+              type=click.Choice(["challenge", "practice", "theme", "case", "phase", "outcome"]))
+@click.option("--unit", type=click.Choice(["transcript", "segment"]), default="transcript", show_default=True,
+              help="Count organisations with the code, or codings.")
+@chart_options
+def chart_regions_cmd(project: Path, codes, family: str, unit: str, fmt, output, coders, include_suggested: bool, strict: bool):
+    """Code frequencies by region as grouped bars (organisations with the code, or codings).
+
+    Example: python cli.py chart regions --family practice
+    """
+    _publish_chart(project, "regions", fmt, output, coders, include_suggested, strict, codes=list(codes), family=family, unit=unit)
+
+
+@chart.command("phases")
+@click.option("--measure", type=click.Choice(["passages", "orgs"]), default="passages", show_default=True,
+              help="Passages per phase and region, or organisations.")
+@chart_options
+def chart_phases_cmd(project: Path, measure: str, fmt, output, coders, include_suggested: bool, strict: bool):
+    """The phase table (phases × regions) as grouped bars.
+
+    Example: python cli.py chart phases --measure orgs
+    """
+    _publish_chart(project, "phases", fmt, output, coders, include_suggested, strict, measure=measure)
+
+
+@chart.command("words")
+@click.option("--top", default=30, show_default=True, type=click.IntRange(1), help="The N most frequent words.")
+@click.option("--by", "variable", help="Stack the bars by the values of this case variable.")
+@chart_options
+def chart_words_cmd(project: Path, top: int, variable: str | None, fmt, output, coders, include_suggested: bool, strict: bool):
+    """The most frequent content words as bars (stacked by a variable's values with --by).
+
+    Example: python cli.py chart words --top 30 --by region
+    """
+    _publish_chart(project, "words", fmt, output, coders, include_suggested, strict, top=top, by=variable)
+
+
 # ---------------------------------------------------------------- network
 @cli.command()
 @project_option()
