@@ -479,6 +479,39 @@ def chart_words_cmd(project: Path, top: int, variable: str | None, fmt, output, 
     _publish_chart(project, "words", fmt, output, coders, include_suggested, strict, top=top, by=variable)
 
 
+# ---------------------------------------------------------------- cases
+@cli.command()
+@project_option()
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "docx"]), multiple=True,
+              help="Format(s) to write (repeatable; default: all).")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), help="Folder to write into (default: outputs/cases).")
+@coders_option()
+@include_suggested_option
+@strict_option
+def cases(project: Path, fmt, output: Path | None, coders, include_suggested: bool, strict: bool):
+    """The 事例集: one sheet per case code — 大学基礎情報 from the case organisation's front matter,
+    背景課題 (the challenge the case answers, with a coded quote and its attribution note), the
+    passages coded to the case and its practice as 施策, and those coded as outcomes as 成果 — in
+    Markdown (a file per case and index.md), HTML and Word (.docx). Every sheet passes the
+    anonymity guard.
+
+    Example: python cli.py cases --format docx -o outputs/cases
+    """
+    from coding.cases import publish_cases
+    from coding.project import Project, project_guard
+
+    p = Project.open(project)
+    guard = project_guard(p)
+    res = publish_cases(p, guard, formats=list(fmt) or None, output=output, coders=list(coders) or None,
+                        include_suggested=include_suggested, strict=strict)
+    click.echo(guard.summary())
+    for n in res.notes:
+        click.echo(f"note: {n}", err=True)
+    if res.draft:
+        click.echo("DRAFT: these sheets include unreviewed suggestions.")
+    click.echo(f"{len(res.sheets)} case sheet(s); wrote {len(res.files)} file(s) to {res.folder}")
+
+
 # ---------------------------------------------------------------- network
 @cli.command()
 @project_option()
