@@ -560,7 +560,7 @@ def network(project: Path, kind: str, window: str, families, include_orgs: bool,
 # ---------------------------------------------------------------- export / import
 @cli.group(context_settings=CONTEXT)
 def export():
-    """Export codings, review sheets and REFI-QDA projects.
+    """Export codings, review sheets, REFI-QDA projects and KH Coder files.
 
     Example: python cli.py export codings --format csv -o codings.csv
     """
@@ -568,7 +568,7 @@ def export():
 
 @cli.group("import", context_settings=CONTEXT)
 def import_():
-    """Import notes (Word, text) as transcripts, or decisions made elsewhere.
+    """Import notes (Word, text) as transcripts, decisions made elsewhere, or KH Coder coding rules.
 
     Example: python cli.py import codings reviewed.csv --coder hanako
     """
@@ -931,6 +931,71 @@ def import_qdpx_cmd(project: Path, file: Path, coder: str | None, offsets: str, 
         click.echo(f"{c}: {n} coding(s)")
     for f in res.files:
         click.echo(f"wrote {f}")
+
+
+# ---------------------------------------------------------------- KH Coder
+@export.command("khcoder")
+@project_option(lock=False)
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for codes.cod, corpus.txt and variables.csv.")
+@click.option("--encoding", type=click.Choice(["utf-8-sig", "cp932"]), default="utf-8-sig", show_default=True,
+              help="UTF-8 with a byte-order mark, or CP932 (Shift_JIS) for older KH Coder set-ups.")
+@interviewer_option
+def export_khcoder_cmd(project: Path, output: Path, encoding: str, interviewer: bool):
+    """Write KH Coder files: the codebook's patterns as a coding-rule file (codes.cod; what KH
+    Coder cannot express is listed at its top and here), the notes as a corpus with an <H1>
+    heading per interview (corpus.txt) and the case variables (variables.csv, one row per H1).
+
+    The corpus carries the notes as they are: working data for the team, not for publication.
+
+    Example: python cli.py export khcoder -o khcoder/
+    """
+    from coding.khcoder import export_khcoder, summary_lines
+    from coding.project import Project
+
+    res = export_khcoder(Project.open(project), output, encoding=encoding, interviewer=interviewer)
+    if res.rules.unexpressed:
+        click.echo("not expressible in KH Coder (left out, or written approximately):")
+        for line in summary_lines(res.rules.unexpressed):
+            click.echo(f"  {line}")
+    click.echo(f"{res.rules.codes} code(s) with {res.rules.patterns} pattern(s), {res.documents} document(s), "
+               f"{res.variables} variable(s)")
+    for f in res.files:
+        click.echo(f"wrote {f}")
+
+
+@import_.command("khcoder")
+@project_option(lock=False)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", default="theme", show_default=True, help="Kind of the codes a plain KH Coder file defines.")
+@click.option("--parent", help="Parent of those codes (a code of the codebook).")
+@click.option("--skip", is_flag=True, help="Leave out codes that use what a codebook cannot say (headings, variables, POS…), listed.")
+@output_option("YAML file to write the codes to (default: stdout), to paste into codebook.yml's codes: list.")
+def import_khcoder_cmd(project: Path, file: Path, kind: str, parent: str | None, skip: bool, output: Path | None):
+    """Read a KH Coder coding-rule file (.cod) into codebook codes with patterns: a ＊code per
+    code, its alternatives as patterns, strings and words as phrases. The file is first checked
+    against KH Coder's own grammar; every problem is named with its line.
+
+    Example: python cli.py import khcoder rules.cod -o new-codes.yml
+    """
+    from coding.codebook import KINDS
+    from coding.khcoder import import_rules
+    from coding.project import Project
+
+    p = Project.open(project)
+    if parent is not None and parent not in p.codebook.codes:
+        raise click.UsageError(f"--parent {parent}: no such code in the codebook")
+    kinds = KINDS + tuple(p.codebook.settings.kinds)
+    res = import_rules(file, kind=kind, parent=parent, skip=skip, known_kinds=kinds)
+    for n in res.notes:
+        click.echo(f"note: {n}", err=True)
+    for s in res.skipped:
+        click.echo(f"skipped: {s}", err=True)
+    clash = [c.id for c in res.codes if c.id in p.codebook.codes]
+    if clash:
+        click.echo(f"note: already in the codebook (rename before pasting): {', '.join(clash)}", err=True)
+    write_or_echo(res.yaml, output)
+    click.echo(f"{len(res.codes)} code(s) with {sum(len(c.patterns) for c in res.codes)} pattern(s)", err=True)
 
 
 if __name__ == "__main__":
