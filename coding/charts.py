@@ -102,8 +102,9 @@ def _pyplot():
 
 
 def _finish(fig, spec: Mapping[str, Any], fmt: str, dpi: int) -> bytes:
-    if spec.get("caption"):
-        fig.text(0.01, 0.005, spec["caption"], ha="left", va="bottom", fontsize=8.5, color="#444444")
+    if spec.get("caption"):  # below the tick labels (two lines: a value and its n)
+        fig.axes[0].annotate(spec["caption"], xy=(0, 0), xycoords="axes fraction", xytext=(0, -46), textcoords="offset points",
+                             ha="left", va="top", fontsize=8.5, color="#444444")
     if spec.get("draft"):
         fig.text(0.99, 0.995, DRAFT, ha="right", va="top", fontsize=10, color="#C00000")
     buf = io.BytesIO()
@@ -174,9 +175,11 @@ def _matrix(spec: Mapping[str, Any], fmt: str, dpi: int) -> bytes:
 
 def _bars(spec: Mapping[str, Any], fmt: str, dpi: int) -> bytes:
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     rows, series = spec["rows"], spec["series"]
     stacked = bool(spec.get("stacked"))
-    labels = [wrap_ja(r["label"], 24) for r in rows]
+    labels = [wrap_ja(r["label"], 32) for r in rows]
     k = max(len(series), 1)
     per = 0.32 if stacked else 0.26 * k
     fig, ax = plt.subplots(figsize=(9.0, max(2.6, per * len(rows) + 1.8)))
@@ -203,8 +206,9 @@ def _bars(spec: Mapping[str, Any], fmt: str, dpi: int) -> bytes:
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    if len(series) > 1:
-        ax.legend(fontsize=8.5, loc="lower right", frameon=False)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(series) > 1:  # beside the bars, never over them
+        ax.legend(fontsize=8.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title(spec["title"], fontsize=12, pad=10)
     return _finish(fig, spec, fmt, dpi)
 
