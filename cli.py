@@ -371,11 +371,9 @@ def words(project: Path, top: int, variable: str | None, where, codes, pos, stop
     Example: python cli.py words --top 30 --by region --format csv -o words.csv
     """
     from coding.project import Project
-    from coding.words import DEFAULT_POS, DEFAULT_STOP, project_words, render
+    from coding.words import DEFAULT_POS, DEFAULT_STOP, project_words, read_stop_words, render
 
-    extra = list(stop)
-    if stop_file is not None:
-        extra += [w.strip() for w in stop_file.read_text(encoding="utf-8-sig").splitlines() if w.strip() and not w.startswith("#")]
+    extra = list(stop) + (read_stop_words(stop_file) if stop_file is not None else [])
     p = Project.open(project)
     wt = project_words(p, by=variable, top=top, where=list(where), codes=list(codes), pos=list(pos) or DEFAULT_POS,
                        stop=list(DEFAULT_STOP) + extra, interviewer=interviewer, coders=list(coders) or None,
@@ -978,22 +976,16 @@ def import_khcoder_cmd(project: Path, file: Path, kind: str, parent: str | None,
 
     Example: python cli.py import khcoder rules.cod -o new-codes.yml
     """
-    from coding.codebook import KINDS
     from coding.khcoder import import_rules
     from coding.project import Project
 
-    p = Project.open(project)
-    if parent is not None and parent not in p.codebook.codes:
-        raise click.UsageError(f"--parent {parent}: no such code in the codebook")
-    kinds = KINDS + tuple(p.codebook.settings.kinds)
-    res = import_rules(file, kind=kind, parent=parent, skip=skip, known_kinds=kinds)
+    res = import_rules(file, kind=kind, parent=parent, skip=skip, codebook=Project.open(project).codebook)
     for n in res.notes:
         click.echo(f"note: {n}", err=True)
     for s in res.skipped:
         click.echo(f"skipped: {s}", err=True)
-    clash = [c.id for c in res.codes if c.id in p.codebook.codes]
-    if clash:
-        click.echo(f"note: already in the codebook (rename before pasting): {', '.join(clash)}", err=True)
+    if res.clashes:
+        click.echo(f"note: already in the codebook (rename before pasting): {', '.join(res.clashes)}", err=True)
     write_or_echo(res.yaml, output)
     click.echo(f"{len(res.codes)} code(s) with {sum(len(c.patterns) for c in res.codes)} pattern(s)", err=True)
 

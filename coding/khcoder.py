@@ -44,13 +44,13 @@ import csv
 import io
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
 import yaml
 
-from .codebook import Codebook
+from .codebook import KINDS, Codebook
 from .errors import CodingError, OptionError
 from .files import atomic_write_bytes
 from .project import Project
@@ -487,6 +487,7 @@ class ImportResult:
     yaml: str
     notes: tuple[str, ...] = ()  # approximations (a word read as a phrase, near's distance …)
     skipped: tuple[str, ...] = ()  # codes left out (skip), with why
+    clashes: tuple[str, ...] = ()  # ids the codebook already has
 
 
 def _phrase(tok: Tok) -> str:
@@ -687,13 +688,22 @@ def decode_rules(data: bytes, name: str) -> str:
 
 
 def import_rules(path: Path | str, *, kind: str = "theme", parent: str | None = None, skip: bool = False,
-                 known_kinds: Sequence[str] = ()) -> ImportResult:
-    """Read a KH Coder rule file into codebook codes (:func:`codes_from_rules`)."""
+                 codebook: Codebook | None = None) -> ImportResult:
+    """Read a KH Coder rule file into codebook codes (:func:`codes_from_rules`). With the
+    ``codebook`` they are meant for, ``kind`` and ``parent`` are checked against it and the
+    result names the codes it already has (``clashes``)."""
     path = Path(path)
-    if known_kinds and kind not in known_kinds:
-        raise OptionError(f"--kind {kind}: not a code kind of the codebook ({', '.join(known_kinds)})")
+    if codebook is not None:
+        kinds = KINDS + tuple(codebook.settings.kinds)
+        if kind not in kinds:
+            raise OptionError(f"--kind {kind}: not a code kind of the codebook ({', '.join(kinds)})")
+        if parent is not None and parent not in codebook.codes:
+            raise OptionError(f"--parent {parent}: no such code in {codebook.path.name}")
     try:
         data = path.read_bytes()
     except OSError as e:
         raise KhCoderError(f"{path}: cannot read: {e.strerror}") from None
-    return codes_from_rules(decode_rules(data, str(path)), str(path), kind=kind, parent=parent, skip=skip)
+    res = codes_from_rules(decode_rules(data, str(path)), str(path), kind=kind, parent=parent, skip=skip)
+    if codebook is not None:
+        res = replace(res, clashes=tuple(c.id for c in res.codes if c.id in codebook.codes))
+    return res

@@ -19,6 +19,7 @@ import io
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Iterable, Sequence
 
 from .errors import OptionError
@@ -130,6 +131,15 @@ def project_words(p: Project, *, by: str | None = None, top: int | None = 50, wh
     skipper = None if interviewer else Tagger(p.codebook, model=None).skipped
     docs = iter_parsed(chosen, p.nlp_settings(), DocCache(p.cache_dir / "nlp"), jobs=jobs, as_spacy=False)
     return count_words(docs, variable=by, pos=pos, stop=stop, top=top, skip=skipper, within=within)
+
+
+def read_stop_words(path: Path | str) -> list[str]:
+    """Stop words from a UTF-8 file, one a line (``#`` starts a comment line)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise OptionError(f"{path}: cannot read the stop words as UTF-8 text: {e}") from None
+    return [w.strip() for w in text.splitlines() if w.strip() and not w.lstrip().startswith("#")]
 
 
 # ---------------------------------------------------------------- renderers

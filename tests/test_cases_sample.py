@@ -13,7 +13,7 @@ import re
 import pytest
 import yaml
 
-from coding.cases import project_sheets
+from coding.cases import project_sheets, write_cases
 from coding.project import Project
 from coding.tagger import Tagger
 
@@ -106,8 +106,6 @@ def test_every_sheet_has_measures_and_an_outcome_from_its_organisations_intervie
 
 def test_the_examples_in_docs_are_the_commands_output(sample, tmp_path):
     """docs/cases/ is what python cli.py cases -o docs/cases writes (rebuild it when this fails)."""
-    from coding.cases import write_cases
-
     p, sheets, _ = sample
     files = write_cases(list(sheets.values()), tmp_path, ["md", "html"], title=p.codebook.settings.case_sheets.title)
     for f in files:

@@ -14,6 +14,7 @@ from coding.codebook import load_codebook
 from coding.khcoder import KhCoderError, check_rules, codes_from_rules, corpus_text, rules_text, variables_csv
 from coding.project import Project
 from coding.rules import compile_rule
+from coding.tagger import Tagger
 
 from conftest import ROOT
 
@@ -205,8 +206,6 @@ def test_corpus_and_variables_follow_the_transcripts(project, write):
     write("a.md", "Q: 展示会は？\n\nA: 展示会に出る。<H1>も書く。\n\n（メモ）後日。\n", id="JP-A")
     write("b.md", "A: 共願が多い。\n", id="JP-B", date="2025-10-02")
     p = Project.open(project)
-    from coding.tagger import Tagger
-
     assert corpus_text(p.transcripts, skip=Tagger(p.codebook, model=None).skipped) == (
         "<H1>JP-A</H1>\n展示会に出る。＜H1＞も書く。\n\n<H1>JP-B</H1>\n共願が多い。\n")
     rows = list(csv.reader(io.StringIO(variables_csv(p.transcripts))))
@@ -243,3 +242,16 @@ def test_cp932_export_names_a_character_it_cannot_write(project, write, tmp_path
     assert res.exit_code == 1
     assert "corpus.txt:2: '𠮷' (U+20BB7) has no cp932 code" in res.output
     assert not (tmp_path / "kh").exists()
+
+
+def test_import_checks_kind_and_parent_against_the_codebook(project, tmp_path):
+    rules = tmp_path / "r.cod"
+    rules.write_bytes("＊展示\n'展示会'\n".encode("cp932"))  # CP932, as older KH Coder set-ups save it
+    for args, message in ((["--kind", "topic"], "--kind topic: not a code kind of the codebook"),
+                          (["--parent", "なし"], "--parent なし: no such code in codebook.yml")):
+        res = CliRunner().invoke(cli, ["import", "khcoder", str(rules), *args, "--project", str(project)])
+        assert res.exit_code == 1 and message in res.output
+    res = CliRunner().invoke(cli, ["import", "khcoder", str(rules), "--kind", "practice", "--parent", "プラクティス",
+                                   "--project", str(project)], catch_exceptions=False)
+    assert res.stdout == ("codes:\n  - id: 展示\n    kind: practice\n    label: 展示\n    parent: プラクティス\n    definition: ''\n"
+                          "    patterns:\n      - {id: p1, phrase: 展示会}\n")

@@ -79,3 +79,10 @@ def test_command_line_markdown_and_json(notes, tmp_path):
 def test_by_an_unknown_variable_is_refused(notes):
     res = CliRunner().invoke(cli, ["words", "--by", "staff", "--project", str(notes)])
     assert res.exit_code == 1 and "--by staff: no transcript has the variable 'staff'" in res.output
+
+
+def test_a_stop_file_that_is_not_text_is_named(notes, tmp_path):
+    bad = tmp_path / "stop.bin"
+    bad.write_bytes(b"\xff\xfe\x00\xd8")
+    res = CliRunner().invoke(cli, ["words", "--stop-file", str(bad), "--project", str(notes)])
+    assert res.exit_code == 1 and f"{bad}: cannot read the stop words as UTF-8 text" in res.output
