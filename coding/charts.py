@@ -245,8 +245,6 @@ def chart_spec(p: Project, kind: str, *, by: str | None = None, codes: Sequence[
         return regions_spec(ct, draft=include_suggested), []
     if not by:
         raise OptionError("give the case variable to cross with, e.g. --by kind")
-    if not any(by in t.attributes for t in p.transcripts):
-        raise OptionError(f"--by {by}: no transcript has the variable '{by}'")
     ct = crosstab(corpus, by, codes=chosen, unit=unit)
     return crosstab_spec(ct, style=style, draft=include_suggested), list(ct["warnings"])
 

@@ -23,7 +23,7 @@ import math
 from fractions import Fraction
 from typing import Any, Literal, Sequence
 
-from .errors import CodebookError
+from .errors import CodebookError, OptionError
 
 MIN_EXPECTED = 5.0  # Cochran's rule: at most a fifth of the cells under this
 EXACT_LIMIT = 200_000  # tables enumerated at most for an exact 2 × k test
@@ -51,6 +51,9 @@ def counts_frame(corpus: Any, variable: str, *, codes: Sequence[str] | None = No
     import pandas as pd
 
     cb = corpus.codebook
+    if corpus.transcripts and not any(variable in t.attributes for t in corpus.transcripts):
+        known = sorted({k for t in corpus.transcripts for k in t.attributes})
+        raise OptionError(f"--by {variable}: no transcript has the variable '{variable}' (variables: {', '.join(known)})")
     codes = list(codes) if codes else default_codes(cb)
     unknown = [c for c in codes if c not in cb.codes]
     if unknown:

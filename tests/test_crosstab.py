@@ -136,3 +136,10 @@ def test_command_line_warns_on_stderr_for_csv(project, write):
     assert res.stdout.splitlines()[1] == "課題⑤,日本企業との「共願」の慣行,3 (2.0),1 (2.0),4,3.000,0.0833,0.4000,+0.71,-0.71"
     assert res.stderr == ("warning: 課題⑤: 4 of 4 expected counts are under 5 (smallest 1.00): χ² is unreliable; "
                           "Fisher's exact p = 0.4000\n")
+
+
+def test_a_variable_no_transcript_records_is_refused(project, write):
+    write("n.md", "A: 共願が多い。\n", id="N0")
+    res = CliRunner().invoke(cli, ["crosstab", "--by", "staf", "--project", str(project)])
+    assert res.exit_code == 1
+    assert "--by staf: no transcript has the variable 'staf' (variables: attribute, country, date, id, kind, org, region)" in res.output
