@@ -310,6 +310,210 @@ def crosstab(project: Path, variable: str, codes, unit: str, fmt: str, output: P
     ct = project_crosstab(p, variable, codes=list(codes) or None, unit=unit, coders=list(coders) or None,
                           include_suggested=include_suggested)
     write_or_echo(crosstab_text(ct, fmt), output)
+    if fmt != "md" or output is not None:  # Markdown on the terminal already lists them
+        for w in ct["warnings"]:
+            click.echo(f"warning: {w}", err=True)
+
+
+# ---------------------------------------------------------------- explore: kwic, words, charts
+where_option = click.option("--where", multiple=True, metavar="KEY=VALUE",
+                            help="Only transcripts whose front matter has this value (repeatable; KEY=V1,V2 for either, KEY!=V to leave out).")
+within_option = click.option("--code", "codes", multiple=True, help="Only inside passages coded with this code or a code under it (repeatable).")
+interviewer_option = click.option("--interviewer", is_flag=True, help="Also read the interviewer's turns and the memos the tagger skips.")
+
+
+@cli.command()
+@project_option(lock=False)
+@click.argument("words", nargs=-1, required=True)
+@where_option
+@within_option
+@click.option("--sort", type=click.Choice(["position", "left", "right"]), default="position", show_default=True,
+              help="Text order, or by the words right before (left) or after (right) the occurrence.")
+@click.option("--context", default=20, show_default=True, type=click.IntRange(1, 500), help="Characters of context on each side.")
+@interviewer_option
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "html"]), default="text", show_default=True)
+@output_option()
+@coders_option()
+@include_suggested_option
+@jobs_option
+def kwic(project: Path, words, where, codes, sort: str, context: int, interviewer: bool, fmt: str, output: Path | None,
+         coders, include_suggested: bool, jobs: int):
+    """Keyword in context: every occurrence of WORDS in the notes with the words around it, found
+    in Sudachi's normalised forms as well as the text as written (ロイヤルティ finds ロイヤリティ).
+
+    The lines quote the notes as they are (a working view, not a published output).
+
+    Example: python cli.py kwic 料率 ロイヤルティ --where region=日本 --sort left
+    """
+    from coding.kwic import project_kwic, render
+    from coding.project import Project
+
+    p = Project.open(project)
+    res = project_kwic(p, list(words), where=list(where), codes=list(codes), context=context, sort=sort,
+                       interviewer=interviewer, coders=list(coders) or None, include_suggested=include_suggested, jobs=jobs)
+    write_or_echo(render(res, fmt, context=context), output)
+
+
+@cli.command()
+@project_option(lock=False)
+@click.option("--top", default=50, show_default=True, type=click.IntRange(1), help="The N most frequent words.")
+@click.option("--by", "variable", help="Also count per value of this case variable (front-matter key), e.g. region.")
+@where_option
+@within_option
+@click.option("--pos", multiple=True, help="Universal POS of content words (repeatable; default: NOUN PROPN VERB ADJ).")
+@click.option("--stop", multiple=True, help="A stop word to leave out, besides the built-in list (repeatable).")
+@click.option("--stop-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Stop words, one a line (UTF-8).")
+@interviewer_option
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True)
+@output_option()
+@coders_option()
+@include_suggested_option
+@jobs_option
+def words(project: Path, top: int, variable: str | None, where, codes, pos, stop, stop_file: Path | None, interviewer: bool,
+          fmt: str, output: Path | None, coders, include_suggested: bool, jobs: int):
+    """Word frequencies: the most frequent content words of the notes (Sudachi's normalised forms,
+    stop words left out), with the number of interviews they occur in, overall and by a variable.
+
+    Example: python cli.py words --top 30 --by region --format csv -o words.csv
+    """
+    from coding.project import Project
+    from coding.words import DEFAULT_POS, DEFAULT_STOP, project_words, read_stop_words, render
+
+    extra = list(stop) + (read_stop_words(stop_file) if stop_file is not None else [])
+    p = Project.open(project)
+    wt = project_words(p, by=variable, top=top, where=list(where), codes=list(codes), pos=list(pos) or DEFAULT_POS,
+                       stop=list(DEFAULT_STOP) + extra, interviewer=interviewer, coders=list(coders) or None,
+                       include_suggested=include_suggested, jobs=jobs)
+    write_or_echo(render(wt, fmt), output)
+
+
+@cli.group(context_settings=CONTEXT)
+def chart():
+    """Charts for a report, as PNG (Japanese labels) and SVG, in outputs/charts/: codes × a case
+    variable (heatmap or bubble plot with standardised residuals), codes by region, the phase
+    table, frequent words. Every label passes the anonymity guard.
+
+    Example: python cli.py chart crosstab --by kind --style bubble
+    """
+
+
+def chart_options(f):
+    for deco in reversed([
+        project_option(),
+        click.option("--format", "fmt", multiple=True, type=click.Choice(["png", "svg"]), help="Format(s) (repeatable; default: both)."),
+        click.option("-o", "--output", type=click.Path(path_type=Path),
+                     help="Folder to write into (default: outputs/charts), or the file when one format is given."),
+        coders_option(), include_suggested_option, strict_option,
+    ]):
+        f = deco(f)
+    return f
+
+
+def _publish_chart(project: Path, kind: str, fmt, output: Path | None, coders, include_suggested: bool, strict: bool, **options):
+    from coding.charts import publish_chart
+    from coding.project import Project, project_guard
+
+    p = Project.open(project)
+    guard = project_guard(p)
+    res = publish_chart(p, guard, kind, formats=list(fmt) or None, output=output, strict=strict,
+                        coders=list(coders) or None, include_suggested=include_suggested, **options)
+    click.echo(guard.summary())
+    for w in res.warnings:
+        click.echo(f"warning: {w}", err=True)
+    for f in res.files:
+        click.echo(f"wrote {f}")
+
+
+@chart.command("crosstab")
+@click.option("--by", "variable", required=True, help="Case variable (front-matter key), e.g. kind, region.")
+@click.option("--code", "codes", multiple=True, help="Codes to show (repeatable; default: the --family's codes).")
+@click.option("--family", default="challenge", show_default=True,
+              type=click.Choice(["challenge", "practice", "theme", "case", "phase", "outcome"]))
+@click.option("--unit", type=click.Choice(["transcript", "segment"]), default="transcript", show_default=True)
+@click.option("--style", type=click.Choice(["bubble", "heatmap"]), default="bubble", show_default=True)
+@chart_options
+def chart_crosstab_cmd(project: Path, variable: str, codes, family: str, unit: str, style: str, fmt, output, coders,
+                       include_suggested: bool, strict: bool):
+    """Codes × a case variable as a bubble plot or heatmap (KH Coder's 一覧 plot): counts, coloured
+    by the standardised residual of the χ² test; † marks codes whose expected counts are too small
+    for χ² (Fisher's exact p shown instead).
+
+    Example: python cli.py chart crosstab --by kind --family challenge --style heatmap
+    """
+    _publish_chart(project, "crosstab", fmt, output, coders, include_suggested, strict, by=variable, codes=list(codes),
+                   family=family, unit=unit, style=style)
+
+
+@chart.command("regions")
+@click.option("--code", "codes", multiple=True, help="Codes to show (repeatable; default: the --family's codes).")
+@click.option("--family", default="challenge", show_default=True,
+              type=click.Choice(["challenge", "practice", "theme", "case", "phase", "outcome"]))
+@click.option("--unit", type=click.Choice(["transcript", "segment"]), default="transcript", show_default=True,
+              help="Count organisations with the code, or codings.")
+@chart_options
+def chart_regions_cmd(project: Path, codes, family: str, unit: str, fmt, output, coders, include_suggested: bool, strict: bool):
+    """Code frequencies by region as grouped bars (organisations with the code, or codings).
+
+    Example: python cli.py chart regions --family practice
+    """
+    _publish_chart(project, "regions", fmt, output, coders, include_suggested, strict, codes=list(codes), family=family, unit=unit)
+
+
+@chart.command("phases")
+@click.option("--measure", type=click.Choice(["passages", "orgs"]), default="passages", show_default=True,
+              help="Passages per phase and region, or organisations.")
+@chart_options
+def chart_phases_cmd(project: Path, measure: str, fmt, output, coders, include_suggested: bool, strict: bool):
+    """The phase table (phases × regions) as grouped bars.
+
+    Example: python cli.py chart phases --measure orgs
+    """
+    _publish_chart(project, "phases", fmt, output, coders, include_suggested, strict, measure=measure)
+
+
+@chart.command("words")
+@click.option("--top", default=30, show_default=True, type=click.IntRange(1), help="The N most frequent words.")
+@click.option("--by", "variable", help="Stack the bars by the values of this case variable.")
+@chart_options
+def chart_words_cmd(project: Path, top: int, variable: str | None, fmt, output, coders, include_suggested: bool, strict: bool):
+    """The most frequent content words as bars (stacked by a variable's values with --by).
+
+    Example: python cli.py chart words --top 30 --by region
+    """
+    _publish_chart(project, "words", fmt, output, coders, include_suggested, strict, top=top, by=variable)
+
+
+# ---------------------------------------------------------------- cases
+@cli.command()
+@project_option()
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "docx"]), multiple=True,
+              help="Format(s) to write (repeatable; default: all).")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), help="Folder to write into (default: outputs/cases).")
+@coders_option()
+@include_suggested_option
+@strict_option
+def cases(project: Path, fmt, output: Path | None, coders, include_suggested: bool, strict: bool):
+    """The 事例集: one sheet per case code — 大学基礎情報 from the case organisation's front matter,
+    背景課題 (the challenge the case answers, with a coded quote and its attribution note), the
+    passages coded to the case and its practice as 施策, and those coded as outcomes as 成果 — in
+    Markdown (a file per case and index.md), HTML and Word (.docx). Every sheet passes the
+    anonymity guard.
+
+    Example: python cli.py cases --format docx -o outputs/cases
+    """
+    from coding.cases import publish_cases
+    from coding.project import Project, project_guard
+
+    p = Project.open(project)
+    guard = project_guard(p)
+    res = publish_cases(p, guard, formats=list(fmt) or None, output=output, coders=list(coders) or None,
+                        include_suggested=include_suggested, strict=strict)
+    click.echo(guard.summary())
+    for n in res.notes:
+        click.echo(f"note: {n}", err=True)
+    if res.draft:
+        click.echo("DRAFT: these sheets include unreviewed suggestions.")
+    click.echo(f"{len(res.sheets)} case sheet(s); wrote {len(res.files)} file(s) to {res.folder}")
 
 
 # ---------------------------------------------------------------- network
@@ -360,7 +564,7 @@ def network(project: Path, kind: str, window: str, families, include_orgs: bool,
 # ---------------------------------------------------------------- export / import
 @cli.group(context_settings=CONTEXT)
 def export():
-    """Export codings, review sheets and REFI-QDA projects.
+    """Export codings, review sheets, REFI-QDA projects and KH Coder files.
 
     Example: python cli.py export codings --format csv -o codings.csv
     """
@@ -368,7 +572,7 @@ def export():
 
 @cli.group("import", context_settings=CONTEXT)
 def import_():
-    """Import notes (Word, text) as transcripts, or decisions made elsewhere.
+    """Import notes (Word, text) as transcripts, decisions made elsewhere, or KH Coder coding rules.
 
     Example: python cli.py import codings reviewed.csv --coder hanako
     """
@@ -736,6 +940,65 @@ def import_qdpx_cmd(project: Path, file: Path, coder: str | None, offsets: str, 
         click.echo(f"{c}: {n} coding(s)")
     for f in res.files:
         click.echo(f"wrote {f}")
+
+
+# ---------------------------------------------------------------- KH Coder
+@export.command("khcoder")
+@project_option(lock=False)
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for codes.cod, corpus.txt and variables.csv.")
+@click.option("--encoding", type=click.Choice(["utf-8-sig", "cp932"]), default="utf-8-sig", show_default=True,
+              help="UTF-8 with a byte-order mark, or CP932 (Shift_JIS) for older KH Coder set-ups.")
+@interviewer_option
+def export_khcoder_cmd(project: Path, output: Path, encoding: str, interviewer: bool):
+    """Write KH Coder files: the codebook's patterns as a coding-rule file (codes.cod; what KH
+    Coder cannot express is listed at its top and here), the notes as a corpus with an <H1>
+    heading per interview (corpus.txt) and the case variables (variables.csv, one row per H1).
+
+    The corpus carries the notes as they are: working data for the team, not for publication.
+
+    Example: python cli.py export khcoder -o khcoder/
+    """
+    from coding.khcoder import export_khcoder, summary_lines
+    from coding.project import Project
+
+    res = export_khcoder(Project.open(project), output, encoding=encoding, interviewer=interviewer)
+    if res.rules.unexpressed:
+        click.echo("not expressible in KH Coder (left out, or written approximately):")
+        for line in summary_lines(res.rules.unexpressed):
+            click.echo(f"  {line}")
+    click.echo(f"{res.rules.codes} code(s) with {res.rules.patterns} pattern(s), {res.documents} document(s), "
+               f"{res.variables} variable(s)")
+    for f in res.files:
+        click.echo(f"wrote {f}")
+
+
+@import_.command("khcoder")
+@project_option(lock=False)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", default="theme", show_default=True, help="Kind of the codes a plain KH Coder file defines.")
+@click.option("--parent", help="Parent of those codes (a code of the codebook).")
+@click.option("--skip", is_flag=True, help="Leave out codes that use what a codebook cannot say (headings, variables, POS…), listed.")
+@output_option("YAML file to write the codes to (default: stdout), to paste into codebook.yml's codes: list.")
+def import_khcoder_cmd(project: Path, file: Path, kind: str, parent: str | None, skip: bool, output: Path | None):
+    """Read a KH Coder coding-rule file (.cod) into codebook codes with patterns: a ＊code per
+    code, its alternatives as patterns, strings and words as phrases. The file is first checked
+    against KH Coder's own grammar; every problem is named with its line.
+
+    Example: python cli.py import khcoder rules.cod -o new-codes.yml
+    """
+    from coding.khcoder import import_rules
+    from coding.project import Project
+
+    res = import_rules(file, kind=kind, parent=parent, skip=skip, codebook=Project.open(project).codebook)
+    for n in res.notes:
+        click.echo(f"note: {n}", err=True)
+    for s in res.skipped:
+        click.echo(f"skipped: {s}", err=True)
+    if res.clashes:
+        click.echo(f"note: already in the codebook (rename before pasting): {', '.join(res.clashes)}", err=True)
+    write_or_echo(res.yaml, output)
+    click.echo(f"{len(res.codes)} code(s) with {sum(len(c.patterns) for c in res.codes)} pattern(s)", err=True)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import Any, Mapping, Sequence
 
 from .codebook import Code, Codebook
-from .errors import CodebookError
+from .crosstab import crosstab  # noqa: F401  (codes × a case variable: its own module, built with pandas)
 from .settings import DEFAULT_STYLE, Style, TableSpec
 from .store import Coding
 from .transcripts import Transcript
@@ -368,71 +368,6 @@ def phase_table(corpus: Corpus, spec: TableSpec | None = None) -> dict[str, Any]
     by_org = [{"transcript_id": t.id, "org": t.org, "region": t.region, "counts": counts[t.id]}
               for t in corpus.transcripts if t.id in counts]
     return {"id": spec.id, "title": spec.title or spec.id, "regions": regions, "rows": rows, "by_org": by_org}
-
-
-# ---------------------------------------------------------------- crosstab
-def crosstab(
-    corpus: Corpus,
-    variable: str,
-    *,
-    codes: Sequence[str] | None = None,
-    unit: str = "transcript",
-) -> dict[str, Any]:
-    """Codes × a case variable (KH Coder's code × variable table) with χ² and expected counts.
-
-    ``unit``: ``transcript`` counts organisations with the code (a code's descendants count as
-    the code), ``segment`` counts coded segments. Each code gets a 2 × k test (has / has not ×
-    variable values); with ``unit=segment`` the test is over the code's segment counts against the
-    values' totals.
-    """
-    cb = corpus.codebook
-    codes = list(codes) if codes else [c.id for c in cb.codes.values() if c.codable and c.kind in ("challenge", "practice", "theme")]
-    unknown = [c for c in codes if c not in cb.codes]
-    if unknown:
-        raise CodebookError(f"unknown code(s): {', '.join(unknown)}")
-
-    def value(t: Transcript) -> str:
-        return str(t.attributes.get(variable, "")) or "(none)"
-
-    values = list(dict.fromkeys(value(t) for t in corpus.transcripts))
-    totals = {v: 0 for v in values}
-    if unit == "segment":
-        for c in corpus.codings:
-            totals[value(corpus.by_id[c.transcript_id])] += 1
-    else:
-        for t in corpus.transcripts:
-            totals[value(t)] += 1
-    desc: dict[str, set[str]] = {c: {c} | {d.id for d in cb.codes.values() if c in [a.id for a in cb.ancestors(d.id)]} for c in codes}
-    rows = []
-    for code_id in codes:
-        counts = {v: 0 for v in values}
-        if unit == "segment":
-            for c in corpus.codings:
-                if c.code_id in desc[code_id]:
-                    counts[value(corpus.by_id[c.transcript_id])] += 1
-        else:
-            ids = {c.transcript_id for c in corpus.codings if c.code_id in desc[code_id]}
-            for t in corpus.transcripts:
-                if t.id in ids:
-                    counts[value(t)] += 1
-        rows.append({"code_id": code_id, "label": cb[code_id].label, "ref": cb.effective_ref(code_id), "counts": counts,
-                     "total": sum(counts.values()), **_chi2(counts, totals)})
-    return {"variable": variable, "unit": unit, "values": values, "totals": totals, "rows": rows}
-
-
-def _chi2(counts: Mapping[str, int], totals: Mapping[str, int]) -> dict[str, Any]:
-    """χ² of a 2 × k table (with / without the code per value), with expected counts."""
-    vals = [v for v in totals if totals[v] > 0]
-    present = [counts[v] for v in vals]
-    absent = [max(totals[v] - counts[v], 0) for v in vals]
-    n = sum(present) + sum(absent)
-    expected = {v: (totals[v] * sum(present) / n if n else 0.0) for v in vals}
-    if len(vals) < 2 or sum(present) == 0 or sum(absent) == 0:
-        return {"expected": expected, "chi2": None, "dof": None, "p": None}
-    from scipy.stats import chi2_contingency
-
-    chi2, p, dof, _ = chi2_contingency([present, absent], correction=False)
-    return {"expected": {v: round(e, 3) for v, e in expected.items()}, "chi2": round(float(chi2), 4), "dof": int(dof), "p": round(float(p), 4)}
 
 
 # ---------------------------------------------------------------- rosters

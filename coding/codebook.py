@@ -35,7 +35,7 @@ from .rules import RULE_KEYS, Rule, compile_rule
 from .settings import Settings, as_data, did_you_mean, load_settings
 from .yamlfile import YamlProblem, dup_keys, key_line, line_of, load_yaml, strip_lines
 
-KINDS = ("group", "phase", "theme", "finding", "challenge", "practice", "case")
+KINDS = ("group", "phase", "theme", "finding", "challenge", "practice", "case", "outcome")
 # The families evaluation and the learned suggester know (a finding counts as its theme).
 FAMILIES = ("phase", "theme", "challenge", "practice", "case")
 CORE_KEYS = ("id", "kind", "label", "parent", "definition", "ref", "patterns", "codable", "deny")
@@ -43,6 +43,7 @@ CORE_KEYS = ("id", "kind", "label", "parent", "definition", "ref", "patterns", "
 ATTRIBUTE_KEYS = (
     "table", "process", "phase", "region", "counter", "summary", "latent", "problem",
     "answers", "cases", "practice", "country", "org_kind", "no_quote_note", "note_order",
+    "background", "background_quote",
 )
 CODE_KEYS = frozenset(CORE_KEYS + ATTRIBUTE_KEYS)
 PATTERN_KEYS = RULE_KEYS | {"id", "score"}
@@ -331,12 +332,12 @@ def _patterns(entry: Mapping, cid: str, line: int, prob, warn) -> list[Pattern]:
 
 
 def _check_links(codes: Mapping[str, Code], prob) -> None:
-    """Parents exist and do not loop; practice → cases / answers and case → practice name codes
-    of the right kind."""
+    """Parents exist and do not loop; practice → cases / answers, case → practice / background and
+    outcome → cases name codes of the right kind."""
     for c in codes.values():
         if c.parent is not None and c.parent not in codes:
             prob(c.line, c.id, f"unknown parent '{c.parent}'")
-        for key, want in (("answers", "challenge"), ("cases", "case"), ("practice", "practice")):
+        for key, want in (("answers", "challenge"), ("cases", "case"), ("practice", "practice"), ("background", "challenge")):
             val = c.get(key)
             if val is None:
                 continue
@@ -345,6 +346,13 @@ def _check_links(codes: Mapping[str, Code], prob) -> None:
                     prob(c.line, c.id, f"'{key}' names unknown code '{target}'")
                 elif codes[str(target)].kind != want:
                     prob(c.line, c.id, f"'{key}' must name {want} codes; '{target}' is a {codes[str(target)].kind}")
+        # a case sheet's 背景課題: the challenge (background) and words of its coded quote
+        quote = c.get("background_quote")
+        if (c.get("background") is not None or quote is not None) and c.kind != "case":
+            prob(c.line, c.id, "'background' and 'background_quote' belong to case codes (their sheet's 背景課題)")
+        if quote is not None and not (isinstance(quote, str) and quote.strip() or isinstance(quote, list) and quote
+                                      and all(isinstance(q, str) and q.strip() for q in quote)):
+            prob(c.line, c.id, "'background_quote' must be words of the coded passage to quote, or a list of them")
     for c in codes.values():
         seen = {c.id}
         cur = c
@@ -384,6 +392,11 @@ def _check_cross(settings: Settings, raw: Mapping, codes: Mapping[str, Code], ki
             if spec.id in ids:
                 prob(line, None, f"{where}: the id '{spec.id}' is also the id of the table at line {ids[spec.id]}")
             ids.setdefault(spec.id, line)
+    home = settings.case_sheets.home
+    if home is not None and home not in settings.regions:
+        sheets = raw.get("case_sheets") if isinstance(raw.get("case_sheets"), dict) else {}
+        prob(key_line(sheets, "home", key_line(raw, "case_sheets")), None,
+             f"case_sheets.home: '{home}' is not one of the regions ({', '.join(settings.regions)})")
     tagger = raw.get("tagger") if isinstance(raw.get("tagger"), dict) else {}
     kind_regions = tagger.get("regions") if isinstance(tagger.get("regions"), dict) else {}
     for kind, regions in settings.tagger.regions.items():

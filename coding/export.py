@@ -138,17 +138,23 @@ def _legacy_layout(tables: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 def crosstab_rows(ct: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
-    header = ["code", "label"] + [f"{v} (n={ct['totals'][v]})" for v in ct["values"]] + ["total", "χ²", "p"]
+    """Header and rows of a crosstab: count (expected count) per value, then the standardised
+    residuals, χ², p and Fisher's exact p."""
+    values = ct["values"]
+    header = (["code", "label"] + [f"{v} (n={ct['totals'][v]})" for v in values] + ["total", "χ²", "p", "Fisher p"]
+              + [f"r {v}" for v in values])
     rows = []
     for r in ct["rows"]:
-        cells = [f"{r['counts'][v]} ({r['expected'].get(v, 0):.1f})" if r["expected"] else str(r["counts"][v]) for v in ct["values"]]
+        cells = [f"{r['counts'][v]} ({r['expected'].get(v, 0):.1f})" if r["expected"] else str(r["counts"][v]) for v in values]
+        res = r.get("residuals") or {}
         rows.append([r["code_id"], r["label"]] + cells + [str(r["total"]), "" if r["chi2"] is None else f"{r['chi2']:.3f}",
-                     "" if r["p"] is None else f"{r['p']:.4f}"])
+                     "" if r["p"] is None else f"{r['p']:.4f}", "" if r.get("fisher_p") is None else f"{r['fisher_p']:.4f}"]
+                    + ["" if v not in res else f"{res[v]:+.2f}" for v in values])
     return header, rows
 
 
 def crosstab_text(ct: Mapping[str, Any], fmt: str = "md") -> str:
-    """A crosstab (:func:`coding.aggregate.crosstab`) as Markdown, CSV or JSON text."""
+    """A crosstab (:func:`coding.crosstab.crosstab`) as Markdown, CSV or JSON text."""
     if fmt == "json":
         return json.dumps(ct, ensure_ascii=False, indent=2) + "\n"
     header, rows = crosstab_rows(ct)
@@ -160,8 +166,12 @@ def crosstab_text(ct: Mapping[str, Any], fmt: str = "md") -> str:
         return buf.getvalue()
     text = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
     text += "".join("| " + " | ".join(r) + " |\n" for r in rows)
-    return text + (f"\nunit: {ct['unit']}; cells: count (expected count); χ² per code over has/has-not × "
-                   f"{ct['variable']}.\n")
+    text += (f"\nunit: {ct['unit']}; cells: count (expected count); χ² per code over has/has-not × "
+             f"{ct['variable']}; r: standardised residual (O − E)/√E of the organisations (or segments) with the code; "
+             "Fisher p: exact test (2 × k tables, every margin fixed).\n")
+    for w in ct.get("warnings", []):
+        text += f"\nwarning: {w}"
+    return text + ("\n" if ct.get("warnings") else "")
 
 
 # ---------------------------------------------------------------- renderers

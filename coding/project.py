@@ -12,9 +12,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .aggregate import Corpus, build_tables, crosstab
+from .aggregate import Corpus, build_tables
 from .anonymity import Guard, NameFinding, Policy, find_names, load_policy, ner_scan
 from .codebook import Codebook, load_codebook
+from .crosstab import crosstab
 from .errors import CodebookError, CodingError, ProjectError, StoreError, TranscriptError
 from .learn import resolve_model
 from .nlp import NlpSettings, lexical_tokenizer

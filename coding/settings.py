@@ -152,6 +152,17 @@ class TableSpec:
 
 
 @dataclass(frozen=True)
+class CaseSheets:
+    """The 事例集 case sheets (``python cli.py cases``): ``title`` heads the collection; ``home``
+    is the region whose organisations read 国内 (others 国外（country）); ``variables`` are the
+    front-matter keys shown under 大学基礎情報, each with its label (e.g. staff: 産学連携機構所属数)."""
+
+    title: str = "事例集"
+    home: str | None = None
+    variables: Mapping[str, str] = field(default_factory=_frozen)
+
+
+@dataclass(frozen=True)
 class Settings:
     version: str = "1"
     title: str = ""
@@ -165,6 +176,7 @@ class Settings:
     refs_file: str | None = None
     kinds: tuple[str, ...] = ()  # code kinds of the project's own, beside the built-in ones
     vocabulary: Any = None  # named word lists that patterns reuse with YAML aliases (*name)
+    case_sheets: CaseSheets = CaseSheets()
 
 
 # ---------------------------------------------------------------- loading
