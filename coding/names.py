@@ -253,7 +253,14 @@ def latin_names(text: str) -> Iterator[tuple[int, int, str]]:
             yield m.start(), m.end(), "person"
 
 
+# words that follow 株式会社 in ordinary prose (株式会社形態, 株式会社化), not a company's name
+COMMON_AFTER_COMPANY = ("形態", "化", "組織", "設立", "経営", "等", "方式", "形式", "制度", "として", "の")
+
+
 def kana_names(text: str) -> Iterator[tuple[int, int, str]]:
     """``(start, end, kind)`` of company and university names the NER tends to miss (folded text)."""
     for m in KANA_ORG.finditer(text):
+        rest = re.sub(r"^(?:株式会社|有限会社|合同会社|\(株\))[ \u3000]*", "", m.group(0))
+        if rest != m.group(0) and rest.startswith(COMMON_AFTER_COMPANY):
+            continue
         yield m.start(), m.end(), "org"
