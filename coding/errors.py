@@ -34,3 +34,7 @@ class ProjectError(CodingError):
 
 class OptionError(CodingError):
     """Options of a command that do not fit together."""
+
+
+class ExchangeError(CodingError):
+    """A REFI-QDA file (.qdpx, .qdc) cannot be read or written, or does not map onto the project."""
