@@ -57,13 +57,13 @@ def output_option(help: str = "File to write (default: stdout).", **kw):
     return click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help=help, **kw)
 
 
-def write_or_echo(text: str, output: Path | None) -> None:
+def write_or_echo(text: str, output: Path | None, *, bom: bool = False) -> None:
     from coding.files import atomic_write_text
 
     if output is None:
         click.echo(text, nl=False)
     else:
-        atomic_write_text(output, text)
+        atomic_write_text(output, text, bom=bom)
         click.echo(f"wrote {output}")
 
 
@@ -257,7 +257,9 @@ def run(project: Path, jobs: int, strict: bool):
 @coders_option()
 @include_suggested_option
 @strict_option
-def tables(project: Path, fmt, output: Path | None, coders, include_suggested: bool, strict: bool):
+@click.option("--csv-bom/--no-csv-bom", default=True, show_default=True,
+              help="CSV files start with a UTF-8 byte-order mark, which Excel needs to read Japanese (--no-csv-bom: plain UTF-8).")
+def tables(project: Path, fmt, output: Path | None, coders, include_suggested: bool, strict: bool, csv_bom: bool):
     """Rebuild the study's tables from the confirmed codings: rosters, comparison matrices of
     themes × regions with attribution notes, the challenge table with quotes, the
     challenge–practice–case table and the phase table, as the codebook's tables: section says.
@@ -270,7 +272,7 @@ def tables(project: Path, fmt, output: Path | None, coders, include_suggested: b
     p = Project.open(project)
     guard = project_guard(p)
     res = publish_tables(p, guard, formats=list(fmt) or None, output=output, coders=list(coders) or None,
-                         include_suggested=include_suggested, strict=strict)
+                         include_suggested=include_suggested, strict=strict, csv_bom=csv_bom)
     click.echo(guard.summary())
     _print_tables(res)
 
@@ -303,7 +305,7 @@ def crosstab(project: Path, variable: str, codes, unit: str, fmt: str, output: P
     p = Project.open(project)
     ct = project_crosstab(p, variable, codes=list(codes) or None, unit=unit, coders=list(coders) or None,
                           include_suggested=include_suggested)
-    write_or_echo(crosstab_text(ct, fmt), output)
+    write_or_echo(crosstab_text(ct, fmt), output, bom=fmt == "csv")  # a CSV file for Excel: with a BOM
 
 
 # ---------------------------------------------------------------- network
