@@ -32,7 +32,7 @@ import networkx as nx
 
 from .files import atomic_write_bytes, atomic_write_text
 from .network import summarise
-from .xmltext import to_xml
+from .xmltext import to_xml, xml_bytes
 
 FORMATS = ("graphml", "gexf", "json", "png", "html", "txt")
 DATA = Path(__file__).with_name("data")
@@ -352,7 +352,7 @@ def graphml_bytes(G: nx.Graph) -> bytes:
         for k, val in d.items():
             ET.SubElement(el, q("data"), {"key": keys[("edge", k)]}).text = _text(val, etypes[k])
     ET.indent(root, space="  ")
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    return xml_bytes(root) + b"\n"
 
 
 def _rgba(hex_colour: str) -> dict[str, str]:
@@ -414,7 +414,7 @@ def gexf_bytes(G: nx.Graph, pos: Mapping[Any, tuple[float, float]] | None = None
         ET.SubElement(el, q("thickness", VIZ_NS), {"value": repr(round(line_width(G, d, scale), 3))})
         ET.SubElement(el, q("shape", VIZ_NS), {"value": "dashed" if dashed else "solid"})
     ET.indent(root, space="  ")
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    return xml_bytes(root) + b"\n"
 
 
 def node_link(G: nx.Graph, pos: Mapping[Any, tuple[float, float]] | None = None) -> dict[str, Any]:

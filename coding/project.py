@@ -21,6 +21,7 @@ from .nlp import DocCache, NlpSettings, iter_parsed
 from .store import AUTO, COLUMNS, Coding, Store, read_codings_csv, reanchor, record_decisions, suggestions_path, to_csv, validate_against
 from .tagcache import PruneResult, TagCache
 from .transcripts import Transcript, read_transcripts, stray_files
+from .xmltext import xml_warnings
 
 
 @dataclass
@@ -120,6 +121,7 @@ def validate_project(root: Path | str, *, names: bool = True, jobs: int = 1,
     except TranscriptError as e:
         rep.problems.extend(e.problems or [str(e)])
     rep.warnings.extend(stray_files(root / "transcripts"))
+    rep.warnings.extend(xml_warnings(ts))
     by_id = {t.id: t for t in ts}
     try:
         st = Store.open(root, suggestions=False)

@@ -38,7 +38,7 @@ import yaml
 from .codebook import KINDS, Codebook, build_codebook, load_codebook
 from .errors import CodebookError, ExchangeError
 from .files import atomic_write_bytes
-from .xmltext import XmlProblem, from_xml, kid, kids, local, parse_xml, text_of, to_xml
+from .xmltext import XmlProblem, from_xml, kid, kids, local, parse_xml, text_of, to_xml, xml_bytes
 from .yamlfile import YamlProblem, key_line, line_of, load_yaml
 
 NS_CODEBOOK = "urn:QDA-XML:codebook:1.0"
@@ -125,7 +125,7 @@ def build_qdc(cb: Codebook) -> bytes:
     add_code_tree(ET.SubElement(root, q("Codes")), cb, q)
     add_code_sets(root, cb, q, member_attr="guid")
     ET.indent(root, space="  ")
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    return xml_bytes(root) + b"\n"
 
 
 @dataclass(frozen=True)
@@ -272,15 +272,16 @@ class QdcImport:
 
 def _new_id(qc: QCode, taken: set[str]) -> tuple[str, str]:
     """(id, label) for a code the codebook does not have."""
-    name = " ".join(qc.name.split())
-    m = re.match(r"^(\S+) (.+)$", name)
+    m = re.match(r"^(\S+) (.+)$", qc.name, re.S)
     if m and guid("code", m.group(1)) == qc.guid:  # this toolkit's "<id> <label>"
         return m.group(1), m.group(2)
-    base = name or "code"
+    if guid("code", qc.name) == qc.guid:
+        return qc.name, qc.name
+    base = " ".join(qc.name.split()) or "code"
     cid, i = base, 2
     while cid in taken:
         cid, i = f"{base}_{i}", i + 1
-    return cid, base
+    return cid, qc.name.strip() or base
 
 
 def plan_merge(cb: Codebook | None, qdc: QdcCodebook, *, source: Path, kind: str | None = None) -> QdcImport:

@@ -72,7 +72,7 @@ from .qdc import (
 )
 from .store import AUTO, CODER_RE, Coding, check_coder, codings_dir, reanchor, record_decisions
 from .transcripts import Transcript, normalise_newlines
-from .xmltext import XmlProblem, from_xml, kid, kids, local, parse_xml, text_of, to_xml
+from .xmltext import XmlProblem, from_xml, kid, kids, local, parse_xml, text_of, to_xml, xml_bytes
 
 NS = "urn:QDA-XML:project:1.0"
 QdpxError = ExchangeError
@@ -256,7 +256,7 @@ def build_qdpx(p: Project, *, coders: Sequence[str] | None = None, name: str | N
         f"The code group '{CASE_GROUP}' has one code per transcript, coding its whole text. A selection description "
         "whose last line is [accepted], [quote] or [accepted, quote] records the status and quote flag of its codings.")
     ET.indent(root, space="  ")
-    qde = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    qde = xml_bytes(root)
     stamp = tuple(int(x) for x in re.findall(r"\d+", now)[:6])
     stamp = stamp if len(stamp) == 6 and stamp[0] >= 1980 else (1980, 1, 1, 0, 0, 0)
     buf = io.BytesIO()

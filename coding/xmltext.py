@@ -8,10 +8,13 @@ toolkit writes (project.qde, .qdc, GraphML, GEXF) passes its text through :func:
 
 - U+0000–U+001F other than tab, LF and CR become their Unicode *control pictures*
   U+2400–U+241F (U+000B → ␋ U+240B, U+000C → ␌): visible where the text is shown, and turned
-  back by :func:`from_xml`, which this toolkit applies to every text it reads from such a file
-  (a text that already held one of those 29 pictures reads back as the control character);
+  back by :func:`from_xml`, which this toolkit applies to every text it reads from such a file.
+  A control picture the text itself holds is written after a WORD JOINER (U+2060, invisible), so
+  that it reads back as itself: the mapping is reversible for every text;
 - U+FFFE, U+FFFF (noncharacters, never text) and unpaired surrogates become U+FFFD, which
-  nothing turns back.
+  nothing turns back;
+- a carriage return, which XML readers turn into a line feed, is written ``&#13;``
+  (:func:`xml_bytes`).
 
 The plain-text sources inside a .qdpx keep every character as it is (they are not XML), so
 positions into them never move. ``validate`` names the line of every transcript that holds such
@@ -31,24 +34,38 @@ from xml.parsers import expat
 
 MAX_DEPTH = 256  # libxml2's default limit too; REFI-QDA code trees are a few levels deep
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_PICTURES = re.compile("[\u2400-\u2408\u240b\u240c\u240e-\u241f]")
+_PICTURE = "[\u2400-\u2408\u240b\u240c\u240e-\u241f]"
+_TO = re.compile(f"{_PICTURE}|{_FORBIDDEN.pattern}")
+_FROM = re.compile(f"\u2060?{_PICTURE}")
+JOINER = "\u2060"
 NAMES = {0x0B: "vertical tab: Word's manual line break", 0x0C: "form feed: a page break", 0x00: "NUL",
          0x1B: "escape", 0x08: "backspace", 0xFFFE: "a noncharacter", 0xFFFF: "a noncharacter"}
 
 
 def _picture(m: re.Match) -> str:
     c = ord(m.group(0))
+    if 0x2400 <= c <= 0x241F:  # a picture the text holds: marked, so that it reads back as itself
+        return JOINER + m.group(0)
     return chr(0x2400 + c) if c < 0x20 else "\ufffd"
 
 
 def to_xml(text: str) -> str:
     """``text`` with every character XML 1.0 forbids replaced (see the module docstring)."""
-    return _FORBIDDEN.sub(_picture, text) if _FORBIDDEN.search(text) else text
+    return _TO.sub(_picture, text) if _TO.search(text) else text
 
 
 def from_xml(text: str) -> str:
-    """The inverse of :func:`to_xml` for the control characters: ␋ → U+000B, …"""
-    return _PICTURES.sub(lambda m: chr(ord(m.group(0)) - 0x2400), text) if _PICTURES.search(text) else text
+    """The inverse of :func:`to_xml`: ␋ → U+000B, a joined ⁠␋ → ␋."""
+    if not _FROM.search(text):
+        return text
+    return _FROM.sub(lambda m: m.group(0)[1] if len(m.group(0)) == 2 else chr(ord(m.group(0)) - 0x2400), text)
+
+
+def xml_bytes(root: ET.Element) -> bytes:
+    """An element tree as UTF-8 XML with its declaration; a carriage return in text is written
+    ``&#13;`` so that it reads back (ElementTree escapes it in attributes only, and nothing else
+    in the output is a carriage return)."""
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True).replace(b"\r", b"&#13;")
 
 
 def forbidden(text: str) -> list[int]:
