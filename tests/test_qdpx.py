@@ -833,6 +833,33 @@ def test_a_huge_member_is_refused_from_its_header_without_unpacking_it(target, t
     assert first == (f"Error: {path}: member sources/00000001-0000-4000-8000-000000000000.txt would unpack to 200.0 MiB, "
                      f"more than the {MAX_MEMBER // 2**20} MiB one member may have; refused")
     assert peak < 5 * 2**20 and elapsed < 5  # nothing near 200 MB was held or inflated
+    # a header that lies (1,000 bytes, not 200 MiB): unpacking stops at what it says, and the CRC tells
+    name = b"sources/00000001-0000-4000-8000-000000000000.txt"
+    src = zipfile.ZipFile(path)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:  # without zip64 fields, so the size is in the headers
+        z.writestr("project.qde", src.read("project.qde"))
+        with z.open(name.decode(), "w") as f:
+            for _ in range(200):
+                f.write(b"\0" * 2**20)
+    data = bytearray(buf.getvalue())
+    for sig, name_at, size_at, head in ((b"PK\x03\x04", 26, 22, 30), (b"PK\x01\x02", 28, 24, 46)):
+        i = data.find(sig)
+        while i >= 0:
+            n = int.from_bytes(data[i + name_at:i + name_at + 2], "little")
+            if data[i + head:i + head + n] == name:
+                data[i + size_at:i + size_at + 4] = (1000).to_bytes(4, "little")
+            i = data.find(sig, i + 4)
+    liar = tmp_path / "liar.qdpx"
+    liar.write_bytes(bytes(data))
+    assert zipfile.ZipFile(liar).getinfo(name.decode()).file_size == 1000
+    tracemalloc.start()
+    first = refused(target, liar)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert first == (f"Error: {liar}: member {name.decode()} is damaged (Bad CRC-32 for file '{name.decode()}'); "
+                     "export the project again")
+    assert peak < 5 * 2**20
 
 
 def test_damaged_encrypted_deep_and_foreign_files_are_refused_naming_file_and_member(target, tmp_path):
