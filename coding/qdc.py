@@ -29,7 +29,7 @@ import unicodedata
 import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -261,12 +261,12 @@ class NewCode:
     region: str = ""  # a finding's
 
 
-@dataclass
+@dataclass(frozen=True)
 class QdcImport:
     path: Path  # the codebook written (or that would be)
-    matched: dict[str, str] = field(default_factory=dict)  # the file's code name → code id
-    added: list[NewCode] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    matched: Mapping[str, str] = field(default_factory=dict)  # the file's code name → code id
+    added: tuple[NewCode, ...] = ()
+    notes: tuple[str, ...] = ()
     created: bool = False  # codebook.yml did not exist
 
 
@@ -290,7 +290,10 @@ def plan_merge(cb: Codebook | None, qdc: QdcCodebook, *, source: Path, kind: str
     known_kinds = tuple(KINDS) + (tuple(cb.settings.kinds) if cb else ())
     if kind is not None and kind not in known_kinds:
         raise ExchangeError(f"--kind {kind}: not a code kind ({', '.join(known_kinds)})")
-    res = QdcImport(path=cb.path if cb else Path("codebook.yml"))
+    target = cb.path if cb else Path("codebook.yml")
+    matched: dict[str, str] = {}
+    added: list[NewCode] = []
+    notes: list[str] = []
     set_kind = {g: name for name, members in qdc.sets.items() if name in known_kinds for g in members}
     set_region = {g: name[len(REGION_SET):] for name, members in qdc.sets.items() if name.startswith(REGION_SET)
                   for g in members}
@@ -303,17 +306,17 @@ def plan_merge(cb: Codebook | None, qdc: QdcCodebook, *, source: Path, kind: str
         cid = map_code(qc.name, cb, code_guid=g, index=index) if cb else None
         if cid is not None:
             final[g] = cid
-            res.matched[qc.name] = cid
+            matched[qc.name] = cid
             code = cb.codes[cid]
             if qc.description.strip() and qc.description.strip() not in (code.definition.strip(), code.label.strip()):
-                res.notes.append(f"{cid}: the description in {source.name} differs from the definition in "
-                                 f"{res.path.name} (the codebook is not changed)")
+                notes.append(f"{cid}: the description in {source.name} differs from the definition in "
+                                 f"{target.name} (the codebook is not changed)")
             if qc.parent and parent != code.parent:
-                res.notes.append(f"{cid}: its parent in {source.name} is {parent or 'another code'}, in {res.path.name} "
+                notes.append(f"{cid}: its parent in {source.name} is {parent or 'another code'}, in {target.name} "
                                  f"{code.parent or 'none'} (the codebook is not changed)")
             if qc.codable != code.codable:
-                res.notes.append(f"{cid}: {'codable' if qc.codable else 'not codable'} in {source.name}, "
-                                 f"{'codable' if code.codable else 'not codable'} in {res.path.name}")
+                notes.append(f"{cid}: {'codable' if qc.codable else 'not codable'} in {source.name}, "
+                                 f"{'codable' if code.codable else 'not codable'} in {target.name}")
             continue
         new_id, label = _new_id(qc, set(kinds_of))
         if not qc.codable:
@@ -327,13 +330,13 @@ def plan_merge(cb: Codebook | None, qdc: QdcCodebook, *, source: Path, kind: str
             new_kind = beside.most_common(1)[0][0] if beside else "theme"
         final[g] = new_id
         kinds_of[new_id], parent_of[new_id] = new_kind, parent
-        res.added.append(NewCode(new_id, new_kind, label, parent, qc.description.strip(),
+        added.append(NewCode(new_id, new_kind, label, parent, qc.description.strip(),
                                  set_region.get(g, "") if new_kind == "finding" else ""))
-    lost = [c.id for c in res.added if c.kind == "finding" and not c.region]
+    lost = [c.id for c in added if c.kind == "finding" and not c.region]
     if lost:
         raise ExchangeError(f"{source}: {', '.join(lost)}: a finding needs its region, which the file does not say "
                             "(only this toolkit's .qdc files do); give another --kind or add these codes by hand")
-    return res
+    return QdcImport(target, matched, tuple(added), tuple(notes))
 
 
 def _entries_yaml(codes: list[NewCode], indent: int) -> str:
@@ -386,18 +389,18 @@ def import_qdc(root: Path | str, path: Path | str, *, kind: str | None = None) -
     qdc = read_qdc(path)
     cb = load_codebook(target) if target.exists() else None
     res = plan_merge(cb, qdc, source=path, kind=kind)
-    res.path, res.created = target, cb is None
+    res = replace(res, path=target, created=cb is None)
     if cb is not None and not res.added:
         return res
     note = f"imported from {path.name}" + (f" ({qdc.origin})" if qdc.origin else "") + " by `python cli.py import qdc`"
     if cb is None:
         text = (f"# Codes {note}.\n# FORMATS.md describes every key; add regions, patterns and tables as the study needs.\n"
-                "codes:\n" + _entries_yaml(res.added, 2))
+                "codes:\n" + _entries_yaml(list(res.added), 2))
         bom = b""
     else:
         data = target.read_bytes()
         bom = b"\xef\xbb\xbf" if data.startswith(b"\xef\xbb\xbf") else b""
-        text = merged_text(data.decode("utf-8-sig"), res.added, name=target.name, note=note)
+        text = merged_text(data.decode("utf-8-sig"), list(res.added), name=target.name, note=note)
     try:
         build_codebook(load_yaml(text), path=target, name=target.name)
     except (CodebookError, YamlProblem) as e:
