@@ -59,13 +59,13 @@ def output_option(help: str = "File to write (default: stdout).", **kw):
     return click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help=help, **kw)
 
 
-def write_or_echo(text: str, output: Path | None) -> None:
+def write_or_echo(text: str, output: Path | None, *, bom: bool = False) -> None:
     from coding.files import atomic_write_text
 
     if output is None:
         click.echo(text, nl=False)
     else:
-        atomic_write_text(output, text)
+        atomic_write_text(output, text, bom=bom)
         click.echo(f"wrote {output}")
 
 
@@ -262,7 +262,10 @@ def run(project: Path, jobs: int, strict: bool):
 @strict_option
 @click.option("--drop-empty", is_flag=True,
               help="Leave out rows nobody's codings fill (all '-'): themes, challenges, practices, phases, organisations.")
-def tables(project: Path, fmt, output: Path | None, coders, include_suggested: bool, strict: bool, drop_empty: bool):
+@click.option("--csv-bom/--no-csv-bom", default=True, show_default=True,
+              help="CSV files start with a UTF-8 byte-order mark, which Excel needs to read Japanese (--no-csv-bom: plain UTF-8).")
+def tables(project: Path, fmt, output: Path | None, coders, include_suggested: bool, strict: bool, drop_empty: bool,
+           csv_bom: bool):
     """Rebuild the study's tables from the confirmed codings: rosters, comparison matrices of
     themes × regions with attribution notes, the challenge table with quotes, the
     challenge–practice–case table and the phase table, as the codebook's tables: section says.
@@ -276,7 +279,7 @@ def tables(project: Path, fmt, output: Path | None, coders, include_suggested: b
     p = Project.open(project)
     guard = project_guard(p)
     res = publish_tables(p, guard, formats=list(fmt) or None, output=output, coders=list(coders) or None,
-                         include_suggested=include_suggested, strict=strict, drop_empty=drop_empty)
+                         include_suggested=include_suggested, strict=strict, drop_empty=drop_empty, csv_bom=csv_bom)
     click.echo(guard.summary())
     _print_tables(res)
 
@@ -309,7 +312,7 @@ def crosstab(project: Path, variable: str, codes, unit: str, fmt: str, output: P
     p = Project.open(project)
     ct = project_crosstab(p, variable, codes=list(codes) or None, unit=unit, coders=list(coders) or None,
                           include_suggested=include_suggested)
-    write_or_echo(crosstab_text(ct, fmt), output)
+    write_or_echo(crosstab_text(ct, fmt), output, bom=fmt == "csv")  # a CSV file for Excel: with a BOM
     if fmt != "md" or output is not None:  # Markdown on the terminal already lists them
         for w in ct["warnings"]:
             click.echo(f"warning: {w}", err=True)
@@ -897,9 +900,10 @@ def serve(project: Path, coder: str, port: int, compare, open_browser: bool, sor
 @output_option("The .qdpx file to write.", required=True)
 @coders_option("Only these coders' codings (repeatable; default: every person, e.g. --coder adjudicated).")
 def export_qdpx_cmd(project: Path, output: Path, coders):
-    """Write a REFI-QDA project (.qdpx) for NVivo, ATLAS.ti, MAXQDA, QualCoder...: the codebook
+    """Write a REFI-QDA project (.qdpx) for QualCoder, NVivo, ATLAS.ti, MAXQDA...: the codebook
     as codes (groups not codable), each transcript as a text source and a case with its
-    front-matter variables, and every accepted or manual coding as a selection (code-point offsets).
+    front-matter variables (on the source too), and every accepted or manual coding as a selection
+    (code-point offsets; status and quote flag in its description).
 
     Example: python cli.py export qdpx -o study.qdpx
     """
@@ -917,13 +921,18 @@ def export_qdpx_cmd(project: Path, output: Path, coders):
 @project_option()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--coder", help="Record every coding as this coder's (default: the user who made it in the other program).")
-@click.option("--offsets", type=click.Choice(["auto", "codepoint", "utf16"]), default="auto", show_default=True,
-              help="How the file counts positions; auto picks the reading that reproduces the selections' text.")
+@click.option("--offsets", type=click.Choice(["auto", "codepoint", "codepoint/lines-as-one", "utf16", "utf16/lines-as-one"]),
+              default="auto", show_default=True,
+              help="How the file counts positions: code points or UTF-16 units, a CR LF line break as two characters "
+                   "or (lines-as-one) as one. auto keeps the one reading under which the selections' names match their "
+                   "text, and stops when several readings fit.")
 @click.option("--skip-unknown", is_flag=True, help="Import what maps and list the codes and sources that do not.")
 def import_qdpx_cmd(project: Path, file: Path, coder: str | None, offsets: str, skip_unknown: bool):
-    """Merge the codings of a REFI-QDA project (.qdpx, from this toolkit or NVivo, ATLAS.ti,
-    MAXQDA...) into codings/<coder>.csv. Sources are matched to transcripts by id, file name or
-    text; codes to the codebook by name. Anything that does not map refuses the whole import.
+    """Merge the codings of a REFI-QDA project (.qdpx, from this toolkit or QualCoder, NVivo,
+    ATLAS.ti, MAXQDA...) into codings/<coder>.csv, with status, quote flag and memo where the file
+    says them. Sources are matched to transcripts by id, file name or text; codes to the codebook
+    by GUID or name. Anything that does not map, and any doubt about how positions are counted,
+    refuses the whole import; nothing is written then.
 
     Example: python cli.py import qdpx from-nvivo.qdpx --coder hanako
     """
@@ -933,6 +942,8 @@ def import_qdpx_cmd(project: Path, file: Path, coder: str | None, offsets: str, 
     res = import_qdpx(Project.open(project), file, coder=coder, offsets=offsets, skip_unknown=skip_unknown)
     for w in res.warnings:
         click.echo(f"warning: {w}", err=True)
+    if res.offsets != "codepoint":
+        click.echo(f"note: the file counts positions as {res.offsets}", err=True)
     for s in res.skipped:
         click.echo(f"skipped: {s}", err=True)
     click.echo(f"{len(res.matched_sources)} source(s) matched to transcripts")
@@ -999,6 +1010,45 @@ def import_khcoder_cmd(project: Path, file: Path, kind: str, parent: str | None,
         click.echo(f"note: already in the codebook (rename before pasting): {', '.join(res.clashes)}", err=True)
     write_or_echo(res.yaml, output)
     click.echo(f"{len(res.codes)} code(s) with {sum(len(c.patterns) for c in res.codes)} pattern(s)", err=True)
+
+
+@export.command("qdc")
+@project_option(lock=False)
+@output_option("The .qdc file to write.", required=True)
+def export_qdc_cmd(project: Path, output: Path):
+    """Write the codebook as a REFI-QDA codebook (.qdc) for QualCoder, NVivo, ATLAS.ti, MAXQDA,
+    Taguette...: every code nested under its parent, groups not codable, definitions as
+    descriptions, and one code set per kind.
+
+    Example: python cli.py export qdc -o codebook.qdc
+    """
+    from coding.codebook import load_codebook
+    from coding.qdc import export_qdc
+
+    res = export_qdc(load_codebook(project / "codebook.yml"), output)
+    click.echo(f"wrote {res.path}: {res.codes} code(s) of {res.kinds} kind(s)")
+
+
+@import_.command("qdc")
+@project_option()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", help="Kind of the new codes the file's code sets do not say (default: as the codes beside them, else theme).")
+def import_qdc_cmd(project: Path, file: Path, kind: str | None):
+    """Merge a REFI-QDA codebook (.qdc) into codebook.yml: codes it does not have yet are added
+    after its last code, under their parent, with the file's description as definition; codes it
+    has are left as they are (differences are listed). A project without codebook.yml gets one.
+
+    Example: python cli.py import qdc shared-codebook.qdc --kind challenge
+    """
+    from coding.qdc import import_qdc
+
+    res = import_qdc(project, file, kind=kind)
+    for n in res.notes:
+        click.echo(f"note: {n}", err=True)
+    click.echo(f"{len(res.matched)} code(s) already in the codebook, {len(res.added)} added"
+               + (": " + ", ".join(f"{c.id} ({c.kind})" for c in res.added) if res.added else ""))
+    if res.added:
+        click.echo(f"wrote {res.path}" + (" (new)" if res.created else ""))
 
 
 if __name__ == "__main__":

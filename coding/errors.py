@@ -38,3 +38,7 @@ class OptionError(CodingError):
 
 class WriteError(CodingError):
     """A file could not be written (disk full, no permission); nothing was changed."""
+
+
+class ExchangeError(CodingError):
+    """A REFI-QDA file (.qdpx, .qdc) cannot be read or written, or does not map onto the project."""

@@ -2,6 +2,13 @@
 
 Renderers take the tables dict and return text/bytes or write one file atomically; they never
 compute anything the aggregator did not.
+
+CSV files are for people with spreadsheets: UTF-8 with a byte-order mark (Japanese Excel reads a
+file without one as CP932), and every cell that begins with ``=``, ``+``, ``-``, ``@`` (or their
+full-width forms), a tab or a carriage return — which Excel, LibreOffice and Google Sheets would
+run as a formula — gets an apostrophe in front (:func:`neutralise`), which Excel takes as "this
+is text" and does not show; the lone ``-`` the tables print for "nothing" stays as it is. The
+workbook writes every cell as a string, so no cell is ever a formula there.
 """
 from __future__ import annotations
 
@@ -18,6 +25,8 @@ from .files import atomic_write_bytes, atomic_write_text
 from .fonts import FONT_STACK, font_face
 
 FORMATS = ("json", "md", "csv", "xlsx", "html")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+SIGNED_NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?%?$")
 DRAFT = "下書き（未レビューの提案を含む） / DRAFT: includes unreviewed suggestions"
 
 
@@ -153,17 +162,29 @@ def crosstab_rows(ct: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def neutralise(cell: str) -> str:
+    """A CSV cell no spreadsheet runs as a formula: ``'=SUM(A1)`` for ``=SUM(A1)`` (see the module
+    docstring); ``-`` alone is left as it is."""
+    if not cell or cell == "-" or not cell.startswith(FORMULA_START) or SIGNED_NUMBER.match(cell):
+        return cell  # a plain signed number (+0.71, -5%) is data Excel reads as a number, not a formula
+    return "'" + cell
+
+
+def csv_text(rows: list[list[str]]) -> str:
+    """Rows as CSV text for people: every cell neutralised, CR LF line ends as Excel writes them
+    (a cell holding a line break, CR or LF, is quoted)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows([[neutralise(str(c)) for c in row] for row in rows])
+    return buf.getvalue()
+
+
 def crosstab_text(ct: Mapping[str, Any], fmt: str = "md") -> str:
     """A crosstab (:func:`coding.crosstab.crosstab`) as Markdown, CSV or JSON text."""
     if fmt == "json":
         return json.dumps(ct, ensure_ascii=False, indent=2) + "\n"
     header, rows = crosstab_rows(ct)
     if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(header)
-        w.writerows(rows)
-        return buf.getvalue()
+        return csv_text([header, *rows])
     text = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
     text += "".join("| " + " | ".join(r) + " |\n" for r in rows)
     text += (f"\nunit: {ct['unit']}; cells: count (expected count); χ² per code over has/has-not × "
@@ -296,38 +317,35 @@ def to_html(tables: Mapping[str, Any], title: str | None = None) -> str:
 
 
 def to_csv_files(tables: Mapping[str, Any]) -> dict[str, str]:
-    """One CSV text per table, keyed by a file-name stem."""
+    """One CSV text per table, keyed by a file-name stem; cells neutralised (:func:`neutralise`)."""
     out = {}
     for _, stem, (header, rows) in table_parts(tables):
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        if tables.get("draft"):
-            w.writerow([DRAFT])
-        w.writerow(header)
-        w.writerows(rows)
-        out[stem] = buf.getvalue()
+        out[stem] = csv_text(([[DRAFT]] if tables.get("draft") else []) + [header, *rows])
     return out
 
 
 def to_xlsx(tables: Mapping[str, Any], path: Path) -> None:
-    """One sheet per table: wrapped cells, column widths, frozen header, Japanese as it opens."""
+    """One sheet per table: the table's full title in the first row, then the header (repeated on
+    every printed page) and the rows; wrapped cells, column widths, frozen header, A4 landscape
+    scaled to the page width, page numbers in the footer; Japanese as it opens."""
     import xlsxwriter
 
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    title = wb.add_format({"bold": True, "font_size": 14, "font_name": "Meiryo"})
     head = wb.add_format({"bold": True, "bg_color": "#DDE6F5", "border": 1, "text_wrap": True, "valign": "top", "font_name": "Meiryo"})
     cell = wb.add_format({"text_wrap": True, "border": 1, "valign": "top", "font_name": "Meiryo"})
     warn = wb.add_format({"bold": True, "font_color": "#B00000"})
     used: set[str] = set()
     for name, (header, rows) in table_rows(tables).items():
-        sheet_name = _sheet_name(name, used)
-        ws = wb.add_worksheet(sheet_name)
-        r0 = 0
+        ws = wb.add_worksheet(sheet_name(name, used))
+        ws.write_string(0, 0, name, title)
+        r0 = 1
         if tables.get("draft"):
-            ws.write(0, 0, DRAFT, warn)
-            r0 = 1
+            ws.write_string(1, 0, DRAFT, warn)
+            r0 = 2
         for c, h in enumerate(header):
-            ws.write(r0, c, h, head)
+            ws.write_string(r0, c, h, head)
         for i, row in enumerate(rows, start=r0 + 1):
             for c, v in enumerate(row):
                 ws.write_string(i, c, v, cell)
@@ -335,23 +353,39 @@ def to_xlsx(tables: Mapping[str, Any], path: Path) -> None:
             longest = max([len(h)] + [max((len(x) for x in str(row[c]).split("\n")), default=0) for row in rows])
             ws.set_column(c, c, min(max(10, longest * 1.6), 60))
         ws.freeze_panes(r0 + 1, 0)
+        ws.repeat_rows(r0)
+        ws.set_landscape()
+        ws.set_paper(9)  # A4
+        ws.fit_to_pages(1, 0)  # as wide as the page, as many pages down as it takes
+        ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.7)
+        ws.set_footer("&C&P / &N")
     wb.close()
     atomic_write_bytes(Path(path), buf.getvalue())
 
 
-def _sheet_name(name: str, used: set[str]) -> str:
-    base = "".join(ch for ch in name if ch not in "[]:*?/\\")[:31]
+def sheet_name(name: str, used: set[str]) -> str:
+    """A worksheet name for the table ``name`` (Excel allows 31 characters, none of ``[]:*?/\\``,
+    no apostrophe at either end, unique ignoring case): a longer title is cut with "…" before its
+    part in brackets (``（日本）``), which is kept, so that the parts of one table stay apart; the
+    full title is the sheet's first row."""
+    base = "".join(ch for ch in name if ch not in "[]:*?/\\").strip().strip("'") or "table"
+    if len(base) > 31:
+        m = re.search(r"（[^（）]*）$", base)
+        part = m.group(0) if m and len(m.group(0)) <= 15 else ""
+        base = base[: 30 - len(part)].rstrip() + "…" + part
     cand, i = base, 2
-    while cand in used:
-        cand = f"{base[:28]}({i})"
+    while cand.casefold() in used:
+        tag = f"({i})"
+        cand = base + tag if len(base) + len(tag) <= 31 else base[: 30 - len(tag)].rstrip("…") + "…" + tag
         i += 1
-    used.add(cand)
+    used.add(cand.casefold())
     return cand
 
 
-def write_tables(tables: Mapping[str, Any], out_dir: Path, formats=FORMATS) -> list[Path]:
-    """Write ``tables`` in each format under ``out_dir``; returns the files written. (Published
-    tables pass the anonymity guard as data first: :mod:`coding.publish`.)"""
+def write_tables(tables: Mapping[str, Any], out_dir: Path, formats=FORMATS, *, csv_bom: bool = True) -> list[Path]:
+    """Write ``tables`` in each format under ``out_dir``; returns the files written. CSV files
+    start with a byte-order mark unless ``csv_bom`` is False. (Published tables pass the anonymity
+    guard as data first: :mod:`coding.publish`.)"""
     out_dir = Path(out_dir)
     written = []
     if "json" in formats:
@@ -369,7 +403,7 @@ def write_tables(tables: Mapping[str, Any], out_dir: Path, formats=FORMATS) -> l
     if "csv" in formats:
         for stem, text in to_csv_files(tables).items():
             p = out_dir / f"{stem}.csv"
-            atomic_write_text(p, text)
+            atomic_write_text(p, text, bom=csv_bom)
             written.append(p)
     if "xlsx" in formats:
         p = out_dir / "tables.xlsx"

@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from .errors import WriteError
 
@@ -108,3 +110,47 @@ def read_framed(path: Path, fmt: str, key: str) -> Any:
         return json.loads(body) if h.get("codec", "json") == "json" else None
     except Exception:
         return None
+
+
+@contextmanager
+def all_or_nothing(paths: Iterable[Path | str]) -> Iterator[None]:
+    """Files among ``paths`` that the block writes are kept only when the block completes; when
+    it raises, each is put back as it was (one that did not exist is removed, and so is a folder
+    the block had to create). The old files are kept as hard links, so putting them back needs
+    no free space — a full disk is the usual reason to get there."""
+    kept: dict[Path, Path | bytes | None] = {}
+    made: list[Path] = []
+    for p in map(Path, paths):
+        if not p.parent.exists() and p.parent not in made:
+            made.append(p.parent)
+        if not p.exists():
+            kept[p] = None
+            continue
+        link = p.with_name(f".{p.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.link(p, link)
+            kept[p] = link
+        except OSError:  # no hard links here: keep the bytes instead
+            kept[p] = p.read_bytes()
+    try:
+        yield
+    except BaseException:
+        for p, old in kept.items():
+            try:
+                if old is None:
+                    p.unlink(missing_ok=True)
+                elif isinstance(old, Path):
+                    os.replace(old, p)
+                else:
+                    atomic_write_bytes(p, old)
+            except OSError:
+                pass
+        for d in made:
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+        raise
+    for old in kept.values():
+        if isinstance(old, Path):
+            old.unlink(missing_ok=True)

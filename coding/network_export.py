@@ -5,9 +5,13 @@ Renderers take the graph (and a layout) and return text or bytes; :func:`write_n
 them atomically into a folder. They never compute anything the network stage did not, except the
 layout, which is drawing.
 
-- GraphML and GEXF keep every scalar attribute (``weight`` is the edge weight Gephi uses,
-  ``label`` the node label); the quote lists (``quotes``) live only in the JSON and the HTML.
-  GEXF also carries colours, sizes and positions (``viz``) so Gephi opens it as drawn.
+- GraphML and GEXF keep every scalar node and edge attribute (``weight`` is the edge weight
+  Gephi uses, ``label`` the node label) and are written as Gephi's importers read them without
+  an issue (:func:`graphml_bytes`, :func:`gexf_bytes`): codebook links directed, booleans as
+  ``true``/``false``, no graph-level attributes (the title is a description); the quote lists
+  (``quotes``) live only in the JSON and the HTML. GEXF also carries the figure's colours, sizes,
+  positions, line widths and dashes (``viz``) so Gephi opens it as drawn. Text passes
+  :func:`coding.xmltext.to_xml`, so both are well-formed whatever the notes hold.
 - The PNG uses the IPAex Gothic font that the ``matplotlib-fontja`` package ships, so Japanese
   labels render on any machine.
 - The HTML page inlines vis-network's standalone build (``coding/data/vendor``, vis-network
@@ -20,6 +24,7 @@ import io
 import json
 import math
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -27,6 +32,7 @@ import networkx as nx
 
 from .files import atomic_write_bytes, atomic_write_text
 from .network import summarise
+from .xmltext import to_xml, xml_bytes
 
 FORMATS = ("graphml", "gexf", "json", "png", "html", "txt")
 DATA = Path(__file__).with_name("data")
@@ -110,6 +116,26 @@ def wrap_ja(text: str, width: int) -> str:
         rest = rest[cut:].lstrip()
     lines.append(rest)
     return "\n".join(line for line in lines if line)
+
+
+def line_scale(G: nx.Graph) -> tuple[float, float, float]:
+    """The largest evidence weight, declared-only weight and Jaccard of G's edges: evidence and
+    declared-only links are scaled apart (windows and organisations are different units)."""
+    wmax = max([d.get("weight", 1.0) for _, _, d in G.edges(data=True) if d.get("evidence")] + [1.0])
+    smax = max([d.get("weight", 1.0) for _, _, d in G.edges(data=True) if not d.get("evidence")] + [1.0])
+    jmax = max([d.get("jaccard", 0.0) for _, _, d in G.edges(data=True)] + [1e-9])
+    return wmax, smax, jmax
+
+
+def line_width(G: nx.Graph, d: Mapping[str, Any], scale: tuple[float, float, float]) -> float:
+    """An edge's line width in the figure (points) and the GEXF: by Jaccard in a co-occurrence
+    network, else by weight."""
+    wmax, smax, jmax = scale
+    if G.graph.get("network") == "cooccurrence":
+        return 0.6 + 5.0 * d.get("jaccard", 0.0) / jmax
+    if d.get("evidence"):
+        return 0.6 + 4.4 * d.get("weight", 1.0) / wmax
+    return 0.6 + 2.4 * d.get("weight", 1.0) / smax
 
 
 def title(G: nx.Graph) -> str:
@@ -250,26 +276,145 @@ def layered_layout(G: nx.Graph) -> dict[Any, tuple[float, float]]:
 
 
 # ---------------------------------------------------------------- GraphML / GEXF / JSON
+GRAPHML_NS = "http://graphml.graphdrawing.org/xmlns"
+GEXF_NS = "http://www.gexf.net/1.2draft"
+VIZ_NS = "http://www.gexf.net/1.2draft/viz"
+
+
+def _types(records: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Attribute name → its type over all records (first-seen order): boolean, int, double or string."""
+    seen: dict[str, set] = {}
+    for d in records:
+        for k, v in d.items():
+            seen.setdefault(k, set()).add(bool if isinstance(v, bool) else int if isinstance(v, int)
+                                          else float if isinstance(v, float) else str)
+    return {k: "boolean" if ts == {bool} else "int" if ts == {int} else "double" if ts <= {int, float} else "string"
+            for k, ts in seen.items()}
+
+
+def _text(v: Any, kind: str = "") -> str:
+    """An attribute value as XML Schema writes it: true/false, 2.0, text safe for XML 1.0."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if kind == "double":
+        return repr(float(v))
+    return to_xml(str(v))
+
+
+def oriented(u: Any, v: Any, d: Mapping[str, Any]) -> tuple[Any, Any, bool]:
+    """An edge as written: a codebook link (challenge → practice, practice → case) from its source
+    to its target and directed; any other edge as it is, undirected."""
+    if d.get("declared") and d.get("direction"):
+        src, _, dst = str(d["direction"]).partition("→")
+        if (str(u), str(v)) == (dst, src):
+            return v, u, True
+        if (str(u), str(v)) == (src, dst):
+            return u, v, True
+    return u, v, False
+
+
+def _about(G: nx.Graph) -> str:
+    return title(G) + ("\n" + DRAFT if G.graph.get("draft") else "")
+
+
 def graphml_bytes(G: nx.Graph) -> bytes:
-    """GraphML with every scalar attribute; Gephi reads ``label`` and ``weight``."""
-    buf = io.BytesIO()
-    nx.write_graphml(scalar_graph(G), buf, encoding="utf-8", prettyprint=True)
-    return buf.getvalue()
+    """GraphML with every scalar node and edge attribute, as Gephi imports it without an issue:
+    no graph-level keys (Gephi refuses them; the title goes in ``desc``), key ids that are none of
+    the names Gephi reads as properties (``d3`` would become the label), booleans as XML Schema
+    writes them, and codebook links as directed edges (``directed="true"``) from challenge to
+    practice and practice to case in an undirected graph. ``label`` and ``weight`` are the label
+    and the weight Gephi uses."""
+    H = scalar_graph(G)
+    ntypes, etypes = _types(d for _, d in H.nodes(data=True)), _types(d for _, _, d in H.edges(data=True))
+    ET.register_namespace("", GRAPHML_NS)
+
+    def q(tag: str) -> str:
+        return f"{{{GRAPHML_NS}}}{tag}"
+
+    root = ET.Element(q("graphml"))
+    keys: dict[tuple[str, str], str] = {}
+    for where, types, prefix in (("node", ntypes, "nk"), ("edge", etypes, "ek")):
+        for i, (name, kind) in enumerate(types.items()):
+            keys[(where, name)] = f"{prefix}{i}"
+            ET.SubElement(root, q("key"), {"id": f"{prefix}{i}", "for": where, "attr.name": to_xml(name), "attr.type": kind})
+    graph = ET.SubElement(root, q("graph"), {"id": to_xml(stem(G)), "edgedefault": "undirected"})
+    ET.SubElement(graph, q("desc")).text = to_xml(_about(G))
+    for n, d in H.nodes(data=True):
+        el = ET.SubElement(graph, q("node"), {"id": to_xml(str(n))})
+        for k, v in d.items():
+            ET.SubElement(el, q("data"), {"key": keys[("node", k)]}).text = _text(v, ntypes[k])
+    for i, (u, v, d) in enumerate(H.edges(data=True)):
+        a, b, directed = oriented(u, v, d)
+        attrs = {"id": f"e{i}", "source": to_xml(str(a)), "target": to_xml(str(b))}
+        if directed:
+            attrs["directed"] = "true"
+        el = ET.SubElement(graph, q("edge"), attrs)
+        for k, val in d.items():
+            ET.SubElement(el, q("data"), {"key": keys[("edge", k)]}).text = _text(val, etypes[k])
+    ET.indent(root, space="  ")
+    return xml_bytes(root) + b"\n"
+
+
+def _rgba(hex_colour: str) -> dict[str, str]:
+    rgb = hex_colour.lstrip("#")
+    return {"r": str(int(rgb[0:2], 16)), "g": str(int(rgb[2:4], 16)), "b": str(int(rgb[4:6], 16)), "a": "1.0"}
 
 
 def gexf_bytes(G: nx.Graph, pos: Mapping[Any, tuple[float, float]] | None = None) -> bytes:
-    """GEXF 1.2 with scalar attributes plus colours, sizes and positions for Gephi."""
+    """GEXF 1.2 as Gephi imports it: every scalar attribute, the figure's colours, sizes and
+    positions for nodes, colour, thickness and line style (dashed: a codebook link only) for
+    edges, codebook links directed (``type="directed"``) in an undirected graph, booleans as
+    XML Schema writes them; the title in ``meta``."""
     H = scalar_graph(G)
     pos = pos if pos is not None else layout(G)
+    ntypes = {k: t for k, t in _types(d for _, d in H.nodes(data=True)).items() if k != "label"}
+    etypes = {k: t for k, t in _types(d for _, _, d in H.edges(data=True)).items() if k != "weight"}
+    gexf_type = {"boolean": "boolean", "int": "integer", "double": "double", "string": "string"}
+    ET.register_namespace("", GEXF_NS)
+    ET.register_namespace("viz", VIZ_NS)
+
+    def q(tag: str, ns: str = GEXF_NS) -> str:
+        return f"{{{ns}}}{tag}"
+
+    root = ET.Element(q("gexf"), {"version": "1.2"})
+    meta = ET.SubElement(root, q("meta"))
+    ET.SubElement(meta, q("creator")).text = "hearing-survey coding toolkit"
+    ET.SubElement(meta, q("description")).text = to_xml(_about(G))
+    graph = ET.SubElement(root, q("graph"), {"defaultedgetype": "undirected", "mode": "static"})
+    ids: dict[tuple[str, str], str] = {}
+    for cls, types in (("node", ntypes), ("edge", etypes)):
+        attrs = ET.SubElement(graph, q("attributes"), {"class": cls, "mode": "static"})
+        for i, (name, kind) in enumerate(types.items()):
+            ids[(cls, name)] = str(i)
+            ET.SubElement(attrs, q("attribute"), {"id": str(i), "title": to_xml(name), "type": gexf_type[kind]})
+    nodes = ET.SubElement(graph, q("nodes"))
     for n, d in H.nodes(data=True):
-        rgb = colour(G, n).lstrip("#")
+        el = ET.SubElement(nodes, q("node"), {"id": to_xml(str(n)), "label": to_xml(str(d.get("label") or n))})
+        values = ET.SubElement(el, q("attvalues"))
+        for k, v in d.items():
+            if k != "label":
+                ET.SubElement(values, q("attvalue"), {"for": ids[("node", k)], "value": _text(v, ntypes[k])})
         x, y = pos.get(n, (0.5, 0.5))
-        d["viz"] = {"color": {"r": int(rgb[0:2], 16), "g": int(rgb[2:4], 16), "b": int(rgb[4:6], 16), "a": 1.0},
-                    "size": 4.0 + 3.0 * math.sqrt(d.get("orgs", 0)),
-                    "position": {"x": round(1000 * x, 2), "y": round(-800 * y, 2), "z": 0.0}}
-    buf = io.BytesIO()
-    nx.write_gexf(H, buf, encoding="utf-8", prettyprint=True, version="1.2draft")
-    return buf.getvalue()
+        ET.SubElement(el, q("color", VIZ_NS), _rgba(colour(G, n)))
+        ET.SubElement(el, q("size", VIZ_NS), {"value": repr(4.0 + 3.0 * math.sqrt(d.get("orgs", 0)))})
+        ET.SubElement(el, q("position", VIZ_NS), {"x": repr(round(1000 * x, 2)), "y": repr(round(-800 * y, 2)), "z": "0.0"})
+    edges = ET.SubElement(graph, q("edges"))
+    scale = line_scale(G)
+    for i, (u, v, d) in enumerate(H.edges(data=True)):
+        a, b, directed = oriented(u, v, d)
+        el = ET.SubElement(edges, q("edge"), {"id": str(i), "source": to_xml(str(a)), "target": to_xml(str(b)),
+                                              "type": "directed" if directed else "undirected",
+                                              "weight": repr(float(d.get("weight", 1.0)))})
+        values = ET.SubElement(el, q("attvalues"))
+        for k, val in d.items():
+            if k != "weight":
+                ET.SubElement(values, q("attvalue"), {"for": ids[("edge", k)], "value": _text(val, etypes[k])})
+        hex_colour, dashed = EDGE_STYLE.get(d.get("kind", "evidence"), ("#555555", False))
+        ET.SubElement(el, q("color", VIZ_NS), _rgba(hex_colour))
+        ET.SubElement(el, q("thickness", VIZ_NS), {"value": repr(round(line_width(G, d, scale), 3))})
+        ET.SubElement(el, q("shape", VIZ_NS), {"value": "dashed" if dashed else "solid"})
+    ET.indent(root, space="  ")
+    return xml_bytes(root) + b"\n"
 
 
 def node_link(G: nx.Graph, pos: Mapping[Any, tuple[float, float]] | None = None) -> dict[str, Any]:
@@ -314,10 +459,7 @@ def png_bytes(G: nx.Graph, pos: Mapping[Any, tuple[float, float]] | None = None,
         ax.set_xlim(-0.12, 1.12)
     ax.set_ylim(1.04, -0.06)
     ax.axis("off")
-    # evidence and declared-only links are scaled apart: windows and organisations are different units
-    wmax = max([d.get("weight", 1.0) for _, _, d in G.edges(data=True) if d.get("evidence")] + [1.0])
-    smax = max([d.get("weight", 1.0) for _, _, d in G.edges(data=True) if not d.get("evidence")] + [1.0])
-    jmax = max([d.get("jaccard", 0.0) for _, _, d in G.edges(data=True)] + [1e-9])
+    scale = line_scale(G)
 
     def size(n: Any) -> float:
         d = G.nodes[n]
@@ -328,12 +470,7 @@ def png_bytes(G: nx.Graph, pos: Mapping[Any, tuple[float, float]] | None = None,
     z = {"coded": 0, "declared": 1, "evidence": 2, "declared+evidence": 3}
     for u, v, d in sorted(G.edges(data=True), key=lambda e: (z.get(e[2].get("kind"), 2), e[2].get("weight", 0))):
         col, dashed = EDGE_STYLE.get(d.get("kind", "evidence"), ("#555555", False))
-        if cooc:
-            lw = 0.6 + 5.0 * d.get("jaccard", 0.0) / jmax
-        elif d.get("evidence"):
-            lw = 0.6 + 4.4 * d.get("weight", 1.0) / wmax
-        else:
-            lw = 0.6 + 2.4 * d.get("weight", 1.0) / smax
+        lw = line_width(G, d, scale)
         (x1, y1), (x2, y2) = pos[u], pos[v]
         if abs(x1 - x2) < 1e-9 and layered:  # same column: bow into the gap between columns
             bulge = (0.10 + 0.25 * abs(y2 - y1)) * (1 if x1 < 0.75 else -1)

@@ -23,6 +23,7 @@ from .store import AUTO, COLUMNS, Coding, Store, read_codings_csv, reanchor, rec
 from .tagcache import PruneResult, TagCache
 from .tagger import matched_cell
 from .transcripts import Transcript, read_transcripts, stray_files
+from .xmltext import xml_warnings
 
 
 @dataclass
@@ -122,6 +123,7 @@ def validate_project(root: Path | str, *, names: bool = True, jobs: int = 1,
     except TranscriptError as e:
         rep.problems.extend(e.problems or [str(e)])
     rep.warnings.extend(stray_files(root / "transcripts"))
+    rep.warnings.extend(xml_warnings(ts))
     by_id = {t.id: t for t in ts}
     try:
         st = Store.open(root, suggestions=False)

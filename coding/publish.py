@@ -42,11 +42,12 @@ class TablesOutcome:
 
 def publish_tables(p: Project, guard: Guard, *, formats: Sequence[str] | None = None, output: Path | None = None,
                    coders: Sequence[str] | None = None, include_suggested: bool = False, strict: bool = False,
-                   drop_empty: bool = False) -> TablesOutcome:
+                   drop_empty: bool = False, csv_bom: bool = True) -> TablesOutcome:
     """Build every table from the confirmed codings and write it in each format: into
     ``output`` (a folder; a file when one format is given and ``output`` has a suffix) or
     ``outputs/tables``. ``drop_empty``: without the rows nobody's codings fill
-    (:func:`coding.aggregate.drop_empty_rows`), in every format."""
+    (:func:`coding.aggregate.drop_empty_rows`), in every format; CSV files with a byte-order mark
+    unless ``csv_bom`` is False."""
     formats = list(formats or TABLE_FORMATS)
     single = bool(output is not None and len(formats) == 1 and Path(output).suffix)
     if single and formats[0] == "csv":
@@ -59,7 +60,7 @@ def publish_tables(p: Project, guard: Guard, *, formats: Sequence[str] | None = 
         check_strict(guard, "tables")
     out = TablesOutcome(draft=include_suggested, notes=list(data.get("notes", [])))
     folder = Path(output).parent if single else Path(output or p.outputs / "tables")
-    files = write_tables(safe, folder, formats)
+    files = write_tables(safe, folder, formats, csv_bom=csv_bom)
     if single:
         files[0].replace(output)
         files = [Path(output)]

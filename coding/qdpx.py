@@ -1,71 +1,122 @@
-"""REFI-QDA project exchange (``.qdpx``): export the project for NVivo, ATLAS.ti, MAXQDA and friends,
-and import codings made there.
+"""REFI-QDA project exchange (``.qdpx``): export the project for QualCoder, NVivo, ATLAS.ti,
+MAXQDA and friends, and import codings made there.
 
 A ``.qdpx`` is a zip holding ``project.qde`` (XML in the namespace ``urn:QDA-XML:project:1.0``,
-the REFI-QDA Project schema of 2019) and ``sources/`` with each source's plain text. We write:
+valid against the REFI-QDA Project schema of 2019) and ``sources/`` with each source's plain
+text. We write:
 
-- ``Users``: one per coder whose codings are exported;
-- ``CodeBook``: the codebook's hierarchy as nested ``Code`` elements (groups ``isCodable="false"``),
-  named ``"<id> <label>"`` with the definition as ``Description``;
-- ``Variables`` and ``Cases``: one case per transcript (its id), with every front-matter attribute
-  as a variable value and a ``SourceRef`` to its text;
-- ``Sources``: one ``TextSource`` per transcript, its body as UTF-8 in ``sources/<guid>.txt``; every
+- ``Users``: one per coder whose codings are exported, then this toolkit (the user that made
+  the sources). QualCoder takes the first user as its coder name.
+- ``CodeBook``: the codebook's hierarchy as nested ``Code`` elements (:mod:`coding.qdc`), then
+  a group ``transcripts (cases)`` with one code per transcript whose GUID is its case's: the code
+  covers the whole text. That is how NVivo writes cases and how QualCoder links a case to its
+  text (it ignores a named case's ``SourceRef``).
+- ``Variables``: every front-matter attribute twice — as a case variable (``region``) and as a
+  source variable (``region (file)``): QualCoder files a variable under cases or files by where
+  it is used first, so one variable cannot be both.
+- ``Cases``: one per transcript (named by its id, the organisation as description) with its
+  variables and a ``SourceRef``.
+- ``Sources``: one ``TextSource`` per transcript, its body as UTF-8 without a byte-order mark and
+  with LF line ends in ``sources/<guid>.txt`` (QualCoder reads a BOM as a character), every
   confirmed coding (accepted + manual) as a ``PlainTextSelection`` (code-point offsets into the
-  body, end exclusive) holding a ``Coding`` → ``CodeRef``, one selection per span and coder.
+  body, end exclusive), one per span, coder, memo, status and quote flag, then the source
+  variables. A selection's ``Description`` is the memo (QualCoder and NVivo show it as the coding
+  memo); when the codings are ``accepted`` or marked ``quote``, its last line says so:
+  ``[accepted]``, ``[quote]`` or ``[accepted, quote]`` (``[manual]`` when a memo's own last line
+  would otherwise read as such a tag). Import reads the tag back, so status and quote flags
+  survive a round trip, also through a program that keeps memos.
+- ``Sets``: one per code kind and one per region of the findings (code groups in ATLAS.ti).
 
-GUIDs are UUID5s of what they identify, so exporting twice gives the same file.
+GUIDs are UUID5s of what they identify, so exporting twice gives the same file. Every text
+passes :func:`coding.xmltext.to_xml`, so the XML is well-formed whatever the notes hold.
 
 Import reads our files and those shaped as other programs write them: the ``.qde`` may be named
 after the project, the folder ``Sources/`` or ``sources/``, GUIDs may carry braces, text may start
 with a BOM and use CRLF, variables may sit on a nameless case with one ``SourceRef`` (MAXQDA) or on
-the source. Codes are mapped to the codebook by name (id, label, or ``"<id> <label>"``). Offsets
-should be code points into the text file (as the standard says); some programs count UTF-16 units
-or a line break as one character, so when a selection's ``name`` carries its text the reading that
-reproduces it is chosen (``offsets="auto"``).
+the source, and cases may be codes too (NVivo). Codes are mapped to the codebook by GUID or name
+(:func:`coding.qdc.map_code`).
+
+**Positions.** The standard counts code points into the text file; some programs count UTF-16
+units (a character beyond U+FFFF counts two) or a CR LF line break as one character. One program
+wrote the file, so one convention holds for every source: each reading is tried on every
+selection of the file; readings that put a boundary outside a text, inside a character or
+between CR and LF are impossible; among the others, the one under which the most selection
+``name``s equal the text they select wins. When readings that give different text remain tied —
+typically when the names are empty, as NVivo writes them — the import is refused, naming the
+readings and an example, until ``offsets`` (``--offsets``) says which; it never guesses.
+
+**Bounds.** Only the members it needs are read (``project.qde`` and the text sources), each at
+most :data:`MAX_MEMBER` bytes and :data:`MAX_TOTAL` in all, checked before and while unpacking;
+encrypted and damaged members, XML with a DOCTYPE or nested deeper than 256 levels are refused,
+naming the file and member. Nothing is written unless everything maps, and the coder files are
+written all or none.
 """
 from __future__ import annotations
 
 import io
 import re
-import unicodedata
-import uuid
 import xml.etree.ElementTree as ET
 import zipfile
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+import zlib
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Literal, Mapping, Sequence
 
-from .errors import CodingError
-from .files import atomic_write_bytes
+from .errors import ExchangeError
+from .files import all_or_nothing, atomic_write_bytes
 from .project import Project
-from .store import AUTO, CODER_RE, Coding, check_coder, reanchor, record_decisions
+from .qdc import (
+    ORIGIN, QCode, add_code_sets, add_code_tree, code_name, guid, guid_index, map_code, norm_guid,
+    read_codes,
+)
+from .store import AUTO, CODER_RE, Coding, check_coder, codings_dir, reanchor, record_decisions
 from .transcripts import Transcript, normalise_newlines
+from .xmltext import XmlProblem, from_xml, kid, kids, local, parse_xml, text_of, to_xml, xml_bytes
 
 NS = "urn:QDA-XML:project:1.0"
-GUID_NS = uuid.UUID("6f1c5a4e-3b7d-5e2a-9c1d-8e4f2a6b0c93")
-ORIGIN = "hearing-survey coding toolkit"
-KIND_COLORS = {"group": "#BAB0AC", "phase": "#4E79A7", "theme": "#F28E2B", "finding": "#E15759",
-               "challenge": "#76B7B2", "practice": "#59A14F", "case": "#EDC948"}
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+QdpxError = ExchangeError
+CASE_GROUP = "transcripts (cases)"
+FILE_VARIABLE = " (file)"  # suffix of the source variables' names
 DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
-Offsets = Literal["auto", "codepoint", "utf16"]
-
-
-class QdpxError(CodingError):
-    """A .qdpx file cannot be read, or its codings cannot be mapped onto the project."""
-
-
-def guid(*parts: str) -> str:
-    return str(uuid.uuid5(GUID_NS, "\x1f".join(parts)))
+MAX_MEMBER = 64 * 2**20  # bytes a member read may unpack to
+MAX_TOTAL = 512 * 2**20  # bytes all members read may unpack to
+CONVENTIONS = ("codepoint", "codepoint/lines-as-one", "utf16", "utf16/lines-as-one")
+Offsets = Literal["auto", "codepoint", "codepoint/lines-as-one", "utf16", "utf16/lines-as-one"]
+SAYS = {"codepoint": "code points, a CR LF line break as two", "codepoint/lines-as-one": "code points, a line break as one",
+        "utf16": "UTF-16 units, a CR LF line break as two", "utf16/lines-as-one": "UTF-16 units, a line break as one"}
+# what the programs are documented to do; named in a refusal, never used to decide
+HABITS = {"atlas": ("ATLAS.ti counts a line break as one character", "codepoint/lines-as-one"),
+          "nvivo": ("NVivo counts UTF-16 units", "utf16")}
+FLAGS_RE = re.compile(r"^\[(?:(accepted|manual)(?:, (quote))?|(quote))\]$")
 
 
 def _q(tag: str) -> str:
     return f"{{{NS}}}{tag}"
 
 
+def flags_text(memo: str, status: str, quote: bool) -> str:
+    """A selection's Description: the memo, then ``[accepted]``/``[quote]``/``[accepted, quote]``."""
+    parts = (["accepted"] if status == "accepted" else []) + (["quote"] if quote else [])
+    if not parts and FLAGS_RE.match(memo.rsplit("\n", 1)[-1].strip()):
+        parts = ["manual"]  # so that the memo's own last line is not read as a tag
+    if not parts:
+        return memo
+    tag = "[" + ", ".join(parts) + "]"
+    return f"{memo}\n{tag}" if memo else tag
+
+
+def read_flags(description: str) -> tuple[str, str | None, bool]:
+    """(memo, status or None when no tag, quote) of a selection's Description."""
+    head, sep, last = description.rpartition("\n")
+    m = FLAGS_RE.match(last.strip())
+    if not m:
+        return description, None, False
+    return (head if sep else ""), ("accepted" if m.group(1) == "accepted" else "manual"), bool(m.group(2) or m.group(3))
+
+
 # ---------------------------------------------------------------- export
-@dataclass
+@dataclass(frozen=True)
 class QdpxExport:
     path: Path
     sources: int = 0
@@ -73,12 +124,29 @@ class QdpxExport:
     cases: int = 0
     selections: int = 0
     codings: int = 0
-    coders: list[str] = field(default_factory=list)
+    coders: tuple[str, ...] = ()
 
 
-def code_name(code) -> str:
-    """The name another program shows: ``"<id> <label>"`` (just the id when the label repeats it)."""
-    return code.id if not code.label or code.label == code.id else f"{code.id} {code.label}"
+def _excerpt(text: str) -> str:
+    """A selection's name: its text, cut at 60 characters."""
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
+def _variable_type(values: list[str]) -> str:
+    def is_date(v: str) -> bool:
+        try:
+            date.fromisoformat(v)
+            return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", v))
+        except ValueError:
+            return False
+
+    return "Date" if values and all(is_date(v) for v in values) else "Text"
+
+
+def _value(parent: ET.Element, variable_guid: str, kind: str, value: str) -> None:
+    vv = ET.SubElement(parent, _q("VariableValue"))
+    ET.SubElement(vv, _q("VariableRef"), {"targetGUID": variable_guid})
+    ET.SubElement(vv, _q("DateValue" if kind == "Date" else "TextValue")).text = to_xml(value)
 
 
 def build_qdpx(p: Project, *, coders: Sequence[str] | None = None, name: str | None = None,
@@ -89,94 +157,81 @@ def build_qdpx(p: Project, *, coders: Sequence[str] | None = None, name: str | N
     cb = p.codebook
     codings = [c for c in p.store().resolved(p.by_id, coders=coders) if c.code_id in cb.codes]
     people = sorted({c.coder for c in codings})
+    toolkit = guid("user", "\x00toolkit")
     project_name = name or str(cb.settings.title or Path(p.root).resolve().name)
     ET.register_namespace("", NS)
-    root = ET.Element(_q("Project"), {"name": project_name, "origin": ORIGIN, "creationDateTime": now})
-    if people:
-        root.set("creatingUserGUID", guid("user", people[0]))
-        users = ET.SubElement(root, _q("Users"))
-        for c in people:
-            ET.SubElement(users, _q("User"), {"guid": guid("user", c), "name": c, "id": c})
-    # codebook: parents before children, as nested elements
-    code_book = ET.SubElement(root, _q("CodeBook"))
-    codes_el = ET.SubElement(code_book, _q("Codes"))
-    children: dict[str | None, list] = {}
-    for c in cb.codes.values():
-        parent = c.parent if c.parent in cb.codes else None
-        children.setdefault(parent, []).append(c)
-    seen: set[str] = set()
-
-    def add_code(parent_el, c) -> None:
-        if c.id in seen:  # a cycle would be a codebook error; never loop on it
-            return
-        seen.add(c.id)
-        el = ET.SubElement(parent_el, _q("Code"), {
-            "guid": guid("code", c.id), "name": code_name(c), "isCodable": "true" if c.codable else "false",
-            "color": KIND_COLORS.get(c.kind, "#888888"),
-        })
-        desc = c.definition or c.label
-        if desc:
-            ET.SubElement(el, _q("Description")).text = desc
-        for child in children.get(c.id, []):
-            add_code(el, child)
-
-    for c in children.get(None, []):
-        add_code(codes_el, c)
-    # variables: every front-matter key but the id
+    root = ET.Element(_q("Project"), {"name": to_xml(project_name), "origin": ORIGIN,
+                                      "creatingUserGUID": guid("user", people[0]) if people else toolkit,
+                                      "creationDateTime": now})
+    users = ET.SubElement(root, _q("Users"))
+    for c in people:
+        ET.SubElement(users, _q("User"), {"guid": guid("user", c), "name": to_xml(c), "id": to_xml(c)})
+    ET.SubElement(users, _q("User"), {"guid": toolkit, "name": ORIGIN})
+    # codebook: the codes, then one code per transcript with its case's GUID
+    codes_el = ET.SubElement(ET.SubElement(root, _q("CodeBook")), _q("Codes"))
+    n_codes = add_code_tree(codes_el, cb, _q)
+    if p.transcripts:
+        group = ET.SubElement(codes_el, _q("Code"), {"guid": guid("code-group", "cases"), "name": CASE_GROUP,
+                                                      "isCodable": "false", "color": "#BAB0AC"})
+        ET.SubElement(group, _q("Description")).text = (
+            "One code per transcript, coding its whole text, with the GUID of its case: so programs that link "
+            "cases to texts through codings (QualCoder, NVivo) show each case's text.")
+        for t in p.transcripts:
+            ET.SubElement(group, _q("Code"), {"guid": guid("case", t.id), "name": to_xml(t.id), "isCodable": "true",
+                                              "color": "#BAB0AC"})
+    # variables: every front-matter key but the id, for cases and for sources
     keys: list[str] = []
     for t in p.transcripts:
-        for k in t.attributes:
-            if k != "id" and k not in keys:
-                keys.append(k)
-    types = {k: "Date" if all(DATE_RE.match(t.attributes[k]) for t in p.transcripts if t.attributes.get(k)) else "Text"
-             for k in keys}
+        keys.extend(k for k in t.attributes if k != "id" and k not in keys)
+    types = {k: _variable_type([t.attributes[k] for t in p.transcripts if t.attributes.get(k)]) for k in keys}
     if keys:
         variables = ET.SubElement(root, _q("Variables"))
         for k in keys:
-            ET.SubElement(variables, _q("Variable"), {"guid": guid("variable", k), "name": k, "typeOfVariable": types[k]})
+            ET.SubElement(variables, _q("Variable"), {"guid": guid("variable", k), "name": to_xml(k), "typeOfVariable": types[k]})
+        for k in keys:
+            ET.SubElement(variables, _q("Variable"), {"guid": guid("file-variable", k), "name": to_xml(k + FILE_VARIABLE),
+                                                      "typeOfVariable": types[k]})
     if p.transcripts:
         cases = ET.SubElement(root, _q("Cases"))
         for t in p.transcripts:
-            case = ET.SubElement(cases, _q("Case"), {"guid": guid("case", t.id), "name": t.id})
+            case = ET.SubElement(cases, _q("Case"), {"guid": guid("case", t.id), "name": to_xml(t.id)})
             if t.attributes.get("org"):
-                ET.SubElement(case, _q("Description")).text = t.attributes["org"]
+                ET.SubElement(case, _q("Description")).text = to_xml(t.attributes["org"])
             for k in keys:
-                v = t.attributes.get(k, "")
-                if v == "":
-                    continue
-                vv = ET.SubElement(case, _q("VariableValue"))
-                ET.SubElement(vv, _q("VariableRef"), {"targetGUID": guid("variable", k)})
-                ET.SubElement(vv, _q("DateValue" if types[k] == "Date" else "TextValue")).text = v
+                if t.attributes.get(k, ""):
+                    _value(case, guid("variable", k), types[k], t.attributes[k])
             ET.SubElement(case, _q("SourceRef"), {"targetGUID": guid("source", t.id)})
     files: dict[str, bytes] = {}
-    counts = {"sources": 0, "codes": len(seen), "cases": len(p.transcripts), "selections": 0, "codings": len(codings),
-              "coders": people}
+    counts = {"sources": 0, "codes": n_codes, "cases": len(p.transcripts), "selections": 0, "codings": len(codings),
+              "coders": tuple(people)}
     if p.transcripts:
         sources = ET.SubElement(root, _q("Sources"))
-        # one selection per span, coder and memo: a selection's Description is the memo of all its codings
-        by_span: dict[tuple[str, int, int, str, str], list[Coding]] = {}
+        # one selection per span, coder, memo, status and quote flag (its Description says them)
+        by_span: dict[tuple, list[Coding]] = {}
         for c in codings:
-            by_span.setdefault((c.transcript_id, c.start, c.end, c.coder, c.memo), []).append(c)
+            by_span.setdefault((c.transcript_id, c.start, c.end, c.coder, c.memo, c.status, c.quote), []).append(c)
         for t in p.transcripts:
             sg = guid("source", t.id)
-            attrs = {"guid": sg, "name": t.id, "plainTextPath": f"internal://{sg}.txt", "creationDateTime": now}
-            src = ET.SubElement(sources, _q("TextSource"), attrs)
-            ET.SubElement(src, _q("Description")).text = f"{t.attributes.get('org', '')} ({t.path.name})".strip()
+            src = ET.SubElement(sources, _q("TextSource"), {
+                "guid": sg, "name": to_xml(t.id), "plainTextPath": f"internal://{sg}.txt", "creatingUser": toolkit,
+                "creationDateTime": now})
+            ET.SubElement(src, _q("Description")).text = to_xml(f"{t.attributes.get('org', '')} ({t.path.name})".strip())
             files[f"sources/{sg}.txt"] = t.body.encode("utf-8")
             counts["sources"] += 1
-            for (tid, start, end, coder, memo), group in sorted(by_span.items()):
+            for (tid, start, end, coder, memo, status, quote), group in sorted(by_span.items()):
                 if tid != t.id:
                     continue
                 text = t.body[start:end]
-                sel_attrs = {"guid": guid("selection", tid, str(start), str(end), coder, memo),
-                             "name": text if len(text) <= 60 else text[:60] + "…",
+                sel_attrs = {"guid": guid("selection", tid, str(start), str(end), coder, memo, status, str(quote)),
+                             "name": to_xml(_excerpt(text)),
                              "startPosition": str(start), "endPosition": str(end), "creatingUser": guid("user", coder)}
                 first = min((c.decided_at for c in group if DATETIME_RE.match(c.decided_at or "")), default="")
                 if first:
                     sel_attrs["creationDateTime"] = first
                 sel = ET.SubElement(src, _q("PlainTextSelection"), sel_attrs)
-                if memo:
-                    ET.SubElement(sel, _q("Description")).text = memo
+                description = flags_text(memo, status, quote)
+                if description:
+                    ET.SubElement(sel, _q("Description")).text = to_xml(description)
                 for c in sorted(group, key=lambda c: c.code_id):
                     cattrs = {"guid": guid("coding", tid, str(start), str(end), c.code_id, coder),
                               "creatingUser": guid("user", coder)}
@@ -185,8 +240,23 @@ def build_qdpx(p: Project, *, coders: Sequence[str] | None = None, name: str | N
                     coding = ET.SubElement(sel, _q("Coding"), cattrs)
                     ET.SubElement(coding, _q("CodeRef"), {"targetGUID": guid("code", c.code_id)})
                 counts["selections"] += 1
+            if t.body:  # the case code covers the whole text
+                sel = ET.SubElement(src, _q("PlainTextSelection"), {
+                    "guid": guid("case-selection", t.id), "name": to_xml(_excerpt(t.body)), "startPosition": "0",
+                    "endPosition": str(len(t.body)), "creatingUser": toolkit, "creationDateTime": now})
+                coding = ET.SubElement(sel, _q("Coding"), {"guid": guid("case-coding", t.id), "creatingUser": toolkit,
+                                                           "creationDateTime": now})
+                ET.SubElement(coding, _q("CodeRef"), {"targetGUID": guid("case", t.id)})
+            for k in keys:
+                if t.attributes.get(k, ""):
+                    _value(src, guid("file-variable", k), types[k], t.attributes[k])
+    add_code_sets(root, cb, _q, member_attr="targetGUID")
+    ET.SubElement(root, _q("Description")).text = (
+        f"Exported by the {ORIGIN}. Positions count the code points of the texts in sources/ (UTF-8, LF line ends). "
+        f"The code group '{CASE_GROUP}' has one code per transcript, coding its whole text. A selection description "
+        "whose last line is [accepted], [quote] or [accepted, quote] records the status and quote flag of its codings.")
     ET.indent(root, space="  ")
-    qde = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    qde = xml_bytes(root)
     stamp = tuple(int(x) for x in re.findall(r"\d+", now)[:6])
     stamp = stamp if len(stamp) == 6 and stamp[0] >= 1980 else (1980, 1, 1, 0, 0, 0)
     buf = io.BytesIO()
@@ -198,24 +268,17 @@ def build_qdpx(p: Project, *, coders: Sequence[str] | None = None, name: str | N
 
 def export_qdpx(p: Project, path: Path | str, *, coders: Sequence[str] | None = None) -> QdpxExport:
     """Write ``path`` (.qdpx) atomically; see the module docstring for what it holds."""
-
     path = Path(path)
     data, counts = build_qdpx(p, coders=coders)
-    atomic_write_bytes(path, data)
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as e:
+        raise ExchangeError(f"{path}: cannot write: {e.strerror or e}") from None
     return QdpxExport(path, counts["sources"], counts["codes"], counts["cases"], counts["selections"],
                       counts["codings"], counts["coders"])
 
 
 # ---------------------------------------------------------------- reading any .qdpx
-@dataclass(frozen=True)
-class QCode:
-    guid: str
-    name: str
-    codable: bool
-    parent: str | None
-    description: str = ""
-
-
 @dataclass(frozen=True)
 class QSelection:
     guid: str
@@ -226,16 +289,18 @@ class QSelection:
     user: str = ""
     created: str = ""
     memo: str = ""
+    status: str | None = None  # from the Description's tag; None: not said
+    quote: bool = False
 
 
 @dataclass
 class QSource:
     guid: str
     name: str
-    text: str  # newlines normalised to \n, BOM removed
+    text: str  # newlines normalised to \n, one BOM removed
     selections: list[QSelection] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
-    offsets: str = "codepoint"  # how the positions were read: codepoint | utf16, + "/lines-as-one"
+    offsets: str = "codepoint"  # how the file counts positions (one of CONVENTIONS)
 
 
 @dataclass(frozen=True)
@@ -252,163 +317,233 @@ class QdpxProject:
     name: str = ""
     origin: str = ""
     users: dict[str, str] = field(default_factory=dict)  # guid → name
-    codes: dict[str, QCode] = field(default_factory=dict)  # guid → code
+    codes: dict[str, QCode] = field(default_factory=dict)  # guid → code (cases' codes left out)
     variables: dict[str, str] = field(default_factory=dict)  # guid → name
     cases: list[QCase] = field(default_factory=list)
     sources: list[QSource] = field(default_factory=list)
+    offsets: str = "codepoint"
+    warnings: list[str] = field(default_factory=list)
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+class _Archive:
+    """A .qdpx opened for reading; :meth:`read` unpacks one member within the bounds."""
+
+    def __init__(self, path: Path):
+        self.path, self.total = path, 0
+        try:
+            self.z = zipfile.ZipFile(path)
+        except FileNotFoundError:
+            raise ExchangeError(f"{path}: not found") from None
+        except (zipfile.BadZipFile, EOFError, ValueError):
+            raise ExchangeError(f"{path}: not a .qdpx (zip) file") from None
+        except OSError as e:
+            raise ExchangeError(f"{path}: cannot read: {e.strerror or e}") from None
+        locked = [i.filename for i in self.z.infolist() if i.flag_bits & 0x1]
+        if locked:
+            self.z.close()
+            raise ExchangeError(f"{path}: member {locked[0]} is encrypted (a password-protected archive); "
+                                "export the project again without a password")
+        self.names = self.z.namelist()
+        self.lower = {n.lower(): n for n in self.names}
+
+    def __enter__(self) -> "_Archive":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.z.close()
+
+    def read(self, name: str) -> bytes:
+        info = self.z.getinfo(name)
+        if info.file_size > MAX_MEMBER:
+            raise ExchangeError(f"{self.path}: member {name} would unpack to {info.file_size / 2**20:.1f} MiB, "
+                                f"more than the {MAX_MEMBER // 2**20} MiB one member may have; refused")
+        if self.total + info.file_size > MAX_TOTAL:
+            raise ExchangeError(f"{self.path}: member {name}: the members read would unpack to more than "
+                                f"{MAX_TOTAL // 2**20} MiB; refused")
+        out = bytearray()
+        try:
+            with self.z.open(info) as f:
+                while True:
+                    chunk = f.read(1 << 20)
+                    if not chunk:
+                        break
+                    out += chunk
+                    if len(out) > MAX_MEMBER:
+                        raise ExchangeError(f"{self.path}: member {name} unpacks to more than "
+                                            f"{MAX_MEMBER // 2**20} MiB; refused")
+        except zipfile.BadZipFile as e:
+            raise ExchangeError(f"{self.path}: member {name} is damaged ({e}); export the project again") from None
+        except (zlib.error, EOFError, OSError) as e:
+            raise ExchangeError(f"{self.path}: member {name} is damaged ({e}); export the project again") from None
+        except NotImplementedError as e:
+            raise ExchangeError(f"{self.path}: member {name} cannot be unpacked ({e})") from None
+        except RuntimeError as e:  # e.g. a password needed though the flag did not say so
+            raise ExchangeError(f"{self.path}: member {name} cannot be read ({e})") from None
+        self.total += len(out)
+        return bytes(out)
+
+    def xml(self, name: str) -> ET.Element:
+        try:
+            return parse_xml(self.read(name))
+        except XmlProblem as e:
+            raise ExchangeError(f"{self.path}: {name}: {e}") from None
 
 
-def _norm_guid(g: str | None) -> str:
-    return (g or "").strip().strip("{}").lower()
+def _grandkids(root, name: str, child: str) -> list:
+    el = kid(root, name)
+    return [] if el is None else kids(el, child)
 
 
-def _kids(el, name: str):
-    return [c for c in el if _local(c.tag) == name]
-
-
-def _kid(el, name: str):
-    for c in el:
-        if _local(c.tag) == name:
-            return c
-    return None
-
-
-def _text_of(el) -> str:
-    return "" if el is None or el.text is None else el.text
-
-
-def _value(vv) -> tuple[str, str]:
-    ref = _kid(vv, "VariableRef")
+def _value_of(vv) -> tuple[str, str]:
+    ref = kid(vv, "VariableRef")
     value = ""
     for c in vv:
-        if _local(c.tag).endswith("Value"):
-            value = _text_of(c).strip()
-    return _norm_guid(ref.get("targetGUID") if ref is not None else ""), value
+        if local(c.tag).endswith("Value"):
+            value = text_of(c).strip()
+    return norm_guid(ref.get("targetGUID") if ref is not None else ""), value
 
 
 class _Positions:
-    """Maps positions as another program counted them to code points into the normalised text."""
+    """Maps positions as a program counted them to code points into the normalised text."""
 
     def __init__(self, raw: str):
         self.raw = raw
         self.norm = normalise_newlines(raw)
-        # raw code point → normalised code point
-        self.r2n = []
-        n = 0
-        i = 0
-        while i < len(raw):
-            self.r2n.append(n)
-            if raw[i] == "\r" and i + 1 < len(raw) and raw[i + 1] == "\n":
-                self.r2n.append(n)
-                i += 2
-            else:
-                i += 1
-            n += 1
-        self.r2n.append(n)
-        self._tables: dict[int, list[int | None]] = {}
+        self.crlf = "\r\n" in raw
+        self._r2n: list[int] | None = None
+        self._utf16: dict[bool, list[int | None]] = {}
 
-    @staticmethod
-    def _utf16_to_cp(text: str) -> list[int | None]:
-        out: list[int | None] = []
-        for i, ch in enumerate(text):
-            out.append(i)
-            if ord(ch) > 0xFFFF:
-                out.append(None)  # the middle of a surrogate pair is no position
-        out.append(len(text))
-        return out
+    def _raw_to_norm(self) -> list[int]:
+        if self._r2n is None:
+            out, n, i, raw = [], 0, 0, self.raw
+            while i < len(raw):
+                out.append(n)
+                if raw[i] == "\r" and i + 1 < len(raw) and raw[i + 1] == "\n":
+                    out.append(n)
+                    i += 2
+                else:
+                    i += 1
+                n += 1
+            out.append(n)
+            self._r2n = out
+        return self._r2n
 
-    def candidates(self) -> list[str]:
-        out = ["codepoint"]
-        if "\r\n" in self.raw:
-            out.append("codepoint/lines-as-one")
-        if any(ord(ch) > 0xFFFF for ch in self.raw):
-            out.append("utf16")
-            if "\r\n" in self.raw:
-                out.append("utf16/lines-as-one")
-        return out
-
-    def convert(self, how: str, pos: int) -> int | None:
-        base = self.norm if how.endswith("lines-as-one") else self.raw
+    def _cp(self, how: str, pos: int) -> int | None:
+        """The position as a code point into the raw text (or the normalised one, lines as one)."""
+        one = how.endswith("lines-as-one")
+        base = self.norm if one else self.raw
         if how.startswith("utf16"):
-            table = self._tables.get(id(base))
+            table = self._utf16.get(one)
             if table is None:
-                table = self._tables[id(base)] = self._utf16_to_cp(base)
-            if not 0 <= pos < len(table) or table[pos] is None:
+                table = []
+                for i, ch in enumerate(base):
+                    table.append(i)
+                    if ord(ch) > 0xFFFF:
+                        table.append(None)  # the middle of a surrogate pair is no position
+                table.append(len(base))
+                self._utf16[one] = table
+            if not 0 <= pos < len(table):
                 return None
             pos = table[pos]
-        if not 0 <= pos <= len(base):
-            return None
-        return pos if base is self.norm else self.r2n[pos]
+            if pos is None:
+                return None
+        return pos if 0 <= pos <= len(base) else None
+
+    def convert(self, how: str, pos: int) -> int | None:
+        """Code points into the normalised text, or None where ``how`` puts no position."""
+        cp = self._cp(how, pos)
+        if cp is None or how.endswith("lines-as-one") or not self.crlf:
+            return cp
+        return self._raw_to_norm()[cp]
+
+    def splits_line_break(self, how: str, pos: int) -> bool:
+        """Whether ``how`` puts the position between the CR and the LF of a line break."""
+        if how.endswith("lines-as-one") or not self.crlf:
+            return False
+        cp = self._cp(how, pos)
+        return cp is not None and 0 < cp < len(self.raw) and self.raw[cp - 1] == "\r" and self.raw[cp] == "\n"
 
 
 def _name_matches(name: str, text: str) -> bool:
     name = re.sub(r"\s+", "", name).rstrip("…").rstrip(".")
     text = re.sub(r"\s+", "", text)
-    return bool(name) and (text.startswith(name) or name.startswith(text))
+    return bool(name) and bool(text) and (text.startswith(name) or name.startswith(text))
+
+
+@dataclass
+class _Draft:
+    """A text source read, its selections not yet placed."""
+
+    source: QSource
+    pos: _Positions
+    sels: list[tuple[ET.Element, int, int]]
 
 
 def read_qdpx(path: Path | str, *, offsets: Offsets = "auto") -> QdpxProject:
     """Parse a .qdpx (ours or another program's) into plain records; positions become code points
-    into each source's normalised text. Structural problems raise :class:`QdpxError` naming the
-    file and the element."""
+    into each source's normalised text. Problems raise :class:`ExchangeError` naming the file and
+    the member or element."""
     path = Path(path)
-    try:
-        z = zipfile.ZipFile(path)
-    except FileNotFoundError:
-        raise QdpxError(f"{path}: not found") from None
-    except zipfile.BadZipFile:
-        raise QdpxError(f"{path}: not a .qdpx (zip) file") from None
-    with z:
-        names = z.namelist()
-        qdes = [n for n in names if n.lower().endswith(".qde") and "/" not in n.strip("/")]
+    if offsets != "auto" and offsets not in CONVENTIONS:
+        raise ExchangeError(f"offsets '{offsets}' is not one of auto, {', '.join(CONVENTIONS)}")
+    with _Archive(path) as arc:
+        qdes = [n for n in arc.names if n.lower().endswith(".qde") and "/" not in n.strip("/")]
         if not qdes:
-            raise QdpxError(f"{path}: no project.qde inside (found: {', '.join(names[:5]) or 'nothing'})")
+            raise ExchangeError(f"{path}: no project.qde inside (found: {', '.join(arc.names[:5]) or 'nothing'})")
         qde = "project.qde" if "project.qde" in qdes else qdes[0]
-        try:
-            root = ET.fromstring(z.read(qde))
-        except ET.ParseError as e:
-            raise QdpxError(f"{path}: {qde}: not well-formed XML: {e}") from None
-        if _local(root.tag) != "Project":
-            raise QdpxError(f"{path}: {qde}: the root element is {_local(root.tag)}, not Project")
-        lower = {n.lower(): n for n in names}
-        qp = QdpxProject(name=root.get("name", ""), origin=root.get("origin", ""))
-        users = _kid(root, "Users")
-        for u in (users if users is not None else []):
-            qp.users[_norm_guid(u.get("guid"))] = u.get("name") or u.get("id") or ""
-        book = _kid(root, "CodeBook")
-        codes_el = _kid(book, "Codes") if book is not None else None
-
-        def walk(el, parent):
-            for c in _kids(el, "Code"):
-                g = _norm_guid(c.get("guid"))
-                if not g or c.get("name") is None:
-                    raise QdpxError(f"{path}: {qde}: a Code without guid or name (parent {parent or 'none'})")
-                codable = (c.get("isCodable") or "true").strip().lower() in ("true", "1")
-                qp.codes[g] = QCode(g, c.get("name"), codable, parent, _text_of(_kid(c, "Description")))
-                walk(c, g)
-
+        root = arc.xml(qde)
+        if local(root.tag) != "Project":
+            raise ExchangeError(f"{path}: {qde}: the root element is {local(root.tag)}, not Project")
+        qp = QdpxProject(name=from_xml(root.get("name", "")), origin=root.get("origin", ""))
+        for u in _grandkids(root, "Users", "User"):
+            qp.users[norm_guid(u.get("guid"))] = from_xml(u.get("name") or u.get("id") or "")
+        book = kid(root, "CodeBook")
+        codes_el = kid(book, "Codes") if book is not None else None
         if codes_el is not None:
-            walk(codes_el, None)
-        variables = _kid(root, "Variables")
-        for v in (variables if variables is not None else []):
-            qp.variables[_norm_guid(v.get("guid"))] = v.get("name", "")
-        cases = _kid(root, "Cases")
-        for c in (cases if cases is not None else []):
+            qp.codes = read_codes(codes_el, f"{path}: {qde}")
+        for v in _grandkids(root, "Variables", "Variable"):
+            qp.variables[norm_guid(v.get("guid"))] = from_xml(v.get("name", ""))
+        for c in _grandkids(root, "Cases", "Case"):
             vals = {}
-            for vv in _kids(c, "VariableValue"):
-                g, value = _value(vv)
+            for vv in kids(c, "VariableValue"):
+                g, value = _value_of(vv)
                 vals[qp.variables.get(g, g)] = value
-            qp.cases.append(QCase(_norm_guid(c.get("guid")), c.get("name") or "", _text_of(_kid(c, "Description")),
-                                  vals, tuple(_norm_guid(s.get("targetGUID")) for s in _kids(c, "SourceRef"))))
-        sources = _kid(root, "Sources")
-        for s in (sources if sources is not None else []):
-            if _local(s.tag) != "TextSource":
+            qp.cases.append(QCase(norm_guid(c.get("guid")), from_xml(c.get("name") or ""), text_of(kid(c, "Description")),
+                                  vals, tuple(norm_guid(s.get("targetGUID")) for s in kids(c, "SourceRef"))))
+        drafts = [_read_text_source(path, qde, arc, s, qp) for s in _grandkids(root, "Sources", "TextSource")]
+    qp.offsets, qp.warnings = _choose_offsets(path, drafts, offsets, qp.origin)
+    # NVivo writes a case as a code with the case's GUID too, coding the case's texts
+    case_guids = {c.guid for c in qp.cases}
+    linked: dict[str, list[str]] = {}
+    for d in drafts:
+        d.source.offsets = qp.offsets
+        for sel, a, b in d.sels:
+            x, y = d.pos.convert(qp.offsets, a), d.pos.convert(qp.offsets, b)
+            where = f"{path}: {qde}: TextSource '{d.source.name}'"
+            if x is None or y is None or y < x:
+                raise ExchangeError(f"{where}: PlainTextSelection {sel.get('guid')}: positions {a}..{b} are outside its "
+                                    f"text ({len(d.pos.raw)} characters) when counted as {SAYS[qp.offsets]}")
+            codings = []
+            for c in kids(sel, "Coding"):
+                ref = kid(c, "CodeRef")
+                if ref is None:
+                    raise ExchangeError(f"{where}: PlainTextSelection {sel.get('guid')}: a Coding without CodeRef")
+                code_guid = norm_guid(ref.get("targetGUID"))
+                if code_guid in case_guids:
+                    linked.setdefault(code_guid, []).append(d.source.guid)
+                    continue
+                codings.append((code_guid, norm_guid(c.get("creatingUser") or sel.get("creatingUser"))))
+            if not codings:
                 continue
-            qp.sources.append(_read_text_source(path, qde, z, lower, s, qp, offsets))
+            memo, status, quote = read_flags(text_of(kid(sel, "Description")))
+            d.source.selections.append(QSelection(norm_guid(sel.get("guid")), x, y, d.pos.norm[x:y], tuple(codings),
+                                                  norm_guid(sel.get("creatingUser")), sel.get("creationDateTime") or "",
+                                                  memo, status, quote))
+        qp.sources.append(d.source)
+    for g in case_guids:
+        qp.codes.pop(g, None)
+    qp.cases = [replace(c, sources=c.sources + tuple(s for s in linked.get(c.guid, []) if s not in c.sources))
+                for c in qp.cases]
     # MAXQDA and Quirkos hang a source's variables on a nameless case with one SourceRef
     by_guid = {s.guid: s for s in qp.sources}
     for case in qp.cases:
@@ -417,72 +552,122 @@ def read_qdpx(path: Path | str, *, offsets: Offsets = "auto") -> QdpxProject:
     return qp
 
 
-def _read_text_source(path, qde, z, lower, s, qp: QdpxProject, offsets: Offsets) -> QSource:
-    sg = _norm_guid(s.get("guid"))
-    name = s.get("name") or sg
+def _read_text_source(path: Path, qde: str, arc: _Archive, s, qp: QdpxProject) -> _Draft:
+    sg = norm_guid(s.get("guid"))
+    name = from_xml(s.get("name") or sg)
     where = f"{path}: {qde}: TextSource '{name}'"
-    content = _kid(s, "PlainTextContent")
+    content = kid(s, "PlainTextContent")
     if content is not None and content.text is not None:
         raw = content.text
     else:
         ref = s.get("plainTextPath") or ""
         if not ref.startswith("internal://"):
-            raise QdpxError(f"{where}: plainTextPath '{ref}' is not inside the file (internal://...); "
-                            "export the project with its sources included")
+            raise ExchangeError(f"{where}: plainTextPath '{ref}' is not inside the file (internal://...); "
+                                "export the project with its sources included")
         inner = ref[len("internal://"):].lstrip("/")
-        member = next((lower[k] for k in (f"sources/{inner}".lower(), inner.lower()) if k in lower), None)
+        member = next((arc.lower[k] for k in (f"sources/{inner}".lower(), inner.lower()) if k in arc.lower), None)
         if member is None:
-            raise QdpxError(f"{where}: its text sources/{inner} is missing from the file")
-        data = z.read(member)
+            raise ExchangeError(f"{where}: its text sources/{inner} is missing from the file")
+        data = arc.read(member)
         try:
-            raw = data.decode("utf-8-sig")
+            raw = data.decode("utf-8-sig")  # one BOM is an encoding mark; a second would be text
         except UnicodeDecodeError:
             try:
                 raw = data.decode("utf-16")
             except UnicodeDecodeError:
-                raise QdpxError(f"{where}: {member} is not UTF-8 text") from None
-    raw = raw.lstrip("\ufeff")
-    pos = _Positions(raw)
-    src = QSource(sg, name, pos.norm)
-    for vv in _kids(s, "VariableValue"):
-        g, value = _value(vv)
-        src.variables[qp.variables.get(g, g)] = value
+                raise ExchangeError(f"{path}: member {member} (the text of '{name}') is not UTF-8 text") from None
+    src = QSource(sg, name, normalise_newlines(raw))
+    for vv in kids(s, "VariableValue"):
+        g, value = _value_of(vv)
+        var = qp.variables.get(g, g)
+        src.variables[var[: -len(FILE_VARIABLE)] if var.endswith(FILE_VARIABLE) else var] = value
     sels = []
-    for sel in _kids(s, "PlainTextSelection"):
+    for sel in kids(s, "PlainTextSelection"):
         try:
             a, b = int(sel.get("startPosition")), int(sel.get("endPosition"))
         except (TypeError, ValueError):
-            raise QdpxError(f"{where}: PlainTextSelection {sel.get('guid')}: startPosition/endPosition must be integers") from None
+            raise ExchangeError(f"{where}: PlainTextSelection {sel.get('guid')}: startPosition/endPosition must be integers") from None
         sels.append((sel, a, b))
-    # choose how the positions were counted: the reading that reproduces the selections' names
-    hows = pos.candidates() if offsets == "auto" else [h for h in pos.candidates() if h.startswith(offsets)] or [offsets]
-    best, best_score = hows[0], None
+    return _Draft(src, _Positions(raw), sels)
+
+
+@dataclass
+class _Reading:
+    impossible: str = ""  # the first selection it cannot place
+    splits: int = 0  # boundaries between CR and LF
+    named: int = 0
+    matched: int = 0
+    mismatched: list[str] = field(default_factory=list)
+    spans: list[tuple[int, int] | None] = field(default_factory=list)
+
+
+def _choose_offsets(path: Path, drafts: list[_Draft], offsets: str, origin: str) -> tuple[str, list[str]]:
+    """The convention the file's positions follow (see the module docstring), and warnings."""
+    hows = CONVENTIONS if offsets == "auto" else (offsets,)
+    readings: dict[str, _Reading] = {}
     for how in hows:
-        score = 0
-        for sel, a, b in sels:
-            x, y = pos.convert(how, a), pos.convert(how, b)
-            if x is None or y is None or y < x:
-                score -= 1000
-            elif sel.get("name") and _name_matches(sel.get("name"), pos.norm[x:y]):
-                score += 1
-        if best_score is None or score > best_score:
-            best, best_score = how, score
-    src.offsets = best
-    for sel, a, b in sels:
-        x, y = pos.convert(best, a), pos.convert(best, b)
-        if x is None or y is None or y < x:
-            raise QdpxError(f"{where}: PlainTextSelection {sel.get('guid')}: positions {a}..{b} are outside its "
-                            f"text ({len(pos.raw)} characters)")
-        codings = []
-        for c in _kids(sel, "Coding"):
-            ref = _kid(c, "CodeRef")
-            if ref is None:
-                raise QdpxError(f"{where}: PlainTextSelection {sel.get('guid')}: a Coding without CodeRef")
-            codings.append((_norm_guid(ref.get("targetGUID")), _norm_guid(c.get("creatingUser") or sel.get("creatingUser"))))
-        src.selections.append(QSelection(_norm_guid(sel.get("guid")), x, y, pos.norm[x:y], tuple(codings),
-                                         _norm_guid(sel.get("creatingUser")), sel.get("creationDateTime") or "",
-                                         _text_of(_kid(sel, "Description"))))
-    return src
+        r = readings[how] = _Reading()
+        for d in drafts:
+            for sel, a, b in d.sels:
+                x, y = d.pos.convert(how, a), d.pos.convert(how, b)
+                if x is None or y is None or y < x:
+                    r.impossible = r.impossible or f"selection {sel.get('guid')} ({a}..{b}) in '{d.source.name}'"
+                    r.spans.append(None)
+                    continue
+                r.splits += d.pos.splits_line_break(how, a) + d.pos.splits_line_break(how, b)
+                r.spans.append((x, y))
+                name = from_xml(sel.get("name") or "")
+                if name.strip():
+                    r.named += 1
+                    if _name_matches(name, d.pos.norm[x:y]):
+                        r.matched += 1
+                    elif len(r.mismatched) < 3:
+                        r.mismatched.append(f"'{name[:20]}' at {a}..{b} in '{d.source.name}'")
+    if offsets != "auto":
+        return offsets, _mismatch_warnings(path, readings[offsets], offsets)
+    viable = [h for h in hows if not readings[h].impossible and not readings[h].splits]
+    if not viable:
+        first = readings["codepoint"]
+        what = first.impossible or "a selection boundary between the CR and the LF of a line break"
+        raise ExchangeError(f"{path}: no way of counting positions fits its selections ({what}); "
+                            f"give --offsets ({', '.join(CONVENTIONS)})")
+    best = max(readings[h].matched for h in viable)
+    tied = [h for h in viable if readings[h].matched == best]
+    options: list[str] = []  # one per distinct reading
+    for h in tied:
+        if all(readings[h].spans != readings[o].spans for o in options):
+            options.append(h)
+    if len(options) > 1:
+        example = _example(drafts, readings, options)
+        hint = next((f" ({said}: --offsets {how})" for key, (said, how) in HABITS.items()
+                     if key in origin.lower() and how in tied), "")
+        n = sum(1 for i, s in enumerate(readings[options[0]].spans)
+                if any(readings[h].spans[i] != s for h in options[1:]))
+        raise ExchangeError(
+            f"{path}: cannot tell how it counts text positions "
+            f"({'no selection names its text' if not best else 'the selection names fit several ways'}): "
+            f"{' / '.join(SAYS[h] for h in options)} give different text for {n} of {len(readings[options[0]].spans)} "
+            f"selection(s), e.g. {example}; give --offsets {' or --offsets '.join(options)}{hint}")
+    return tied[0], _mismatch_warnings(path, readings[tied[0]], tied[0])
+
+
+def _example(drafts: list[_Draft], readings: dict[str, _Reading], options: list[str]) -> str:
+    i = 0
+    for d in drafts:
+        for sel, _, _ in d.sels:
+            spans = [readings[h].spans[i] for h in options]
+            if len(set(spans)) > 1:
+                texts = " or ".join(f"「{d.pos.norm[s[0]:s[1]][:15]}」" for s in spans if s)
+                return f"selection {sel.get('guid')} in '{d.source.name}' is {texts}"
+            i += 1
+    return ""
+
+
+def _mismatch_warnings(path: Path, r: _Reading, how: str) -> list[str]:
+    if not r.named or r.matched == r.named:
+        return []
+    return [f"{path}: {r.named - r.matched} of {r.named} selection name(s) differ from the text they select when positions "
+            f"count {SAYS[how]} (renamed quotations?), e.g. {'; '.join(r.mismatched)}"]
 
 
 # ---------------------------------------------------------------- import into a project
@@ -494,38 +679,14 @@ class QdpxImport:
     skipped: list[str] = field(default_factory=list)  # what --skip-unknown left out
     warnings: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
-
-
-def _fold(s: str) -> str:
-    return unicodedata.normalize("NFKC", s).strip().casefold()
-
-
-def map_code(name: str, codebook) -> str | None:
-    """The codebook code a code name from another program stands for, or None."""
-    codes = codebook.codes
-    if name in codes:
-        return name
-    folded = _fold(name)
-    for c in codes.values():
-        if folded in (_fold(c.id), _fold(code_name(c))):
-            return c.id
-    labels = [c.id for c in codes.values() if c.label and _fold(c.label) == folded]
-    if len(labels) == 1:
-        return labels[0]
-    for sep in ("::", "\\", " > "):  # a path written into the name: keep the last part
-        if sep in name:
-            return map_code(name.rsplit(sep, 1)[-1], codebook)
-    m = re.match(r"^(\S+)\s*[:：]?\s+", name)  # "<id> <anything>"
-    if m and m.group(1) in codes:
-        return m.group(1)
-    return None
+    offsets: str = "codepoint"
 
 
 def _match_source(src: QSource, cases: Sequence[QCase], transcripts: Mapping[str, Transcript]) -> tuple[str | None, int | None]:
     """The transcript a source is, and the shift from source to body offsets (None: by text)."""
     names = {src.name, Path(src.name).stem}
     names |= {c.name for c in cases if src.guid in c.sources and c.name}
-    tid = next((n for n in names if n in transcripts), None)
+    tid = next((n for n in sorted(names) if n in transcripts), None)
     if tid is None:
         tid = next((t.id for t in transcripts.values() if t.path.name in names or t.path.stem in names), None)
     if tid is None:
@@ -551,19 +712,22 @@ def plan_import(p: Project, path: Path | str, *, coder: str | None = None, offse
                 skip_unknown: bool = False) -> QdpxImport:
     """Codings of a .qdpx as decisions for this project, without writing anything.
 
-    Each selection's codes become ``manual`` decisions (``accepted`` where the tagger suggested the
-    same span and code) of ``coder``, or of the program's user who made them. Sources are matched
-    to transcripts by name (transcript id or file name, or the case they belong to) or by text;
-    codes by name. Anything that cannot be mapped refuses the whole import, listing every
-    problem, unless ``skip_unknown``.
+    Each selection's codes become decisions of ``coder``, or of the program's user who made them:
+    with the status its Description's tag says, else ``accepted`` where the tagger suggested the
+    same span and code and ``manual`` elsewhere; quote flag and memo as the Description says.
+    Sources are matched to transcripts by name (transcript id or file name, or the case they
+    belong to) or by text; codes by GUID or name. Anything that cannot be mapped refuses the
+    whole import, listing every problem, unless ``skip_unknown``.
     """
     qp = read_qdpx(path, offsets=offsets)
     cb = p.codebook
     transcripts = p.by_id
     sugg = {s.key for s in p.store().suggestions}
-    res = QdpxImport()
+    res = QdpxImport(warnings=list(qp.warnings), offsets=qp.offsets)
     problems: list[str] = []
-    code_ids: dict[str, str | None] = {g: map_code(c.name, cb) if c.codable else None for g, c in qp.codes.items()}
+    index = guid_index(cb)
+    code_ids: dict[str, str | None] = {g: map_code(c.name, cb, code_guid=g, index=index) if c.codable else None
+                                       for g, c in qp.codes.items()}
     for g, c in qp.codes.items():
         if c.codable and code_ids[g] is None:
             used = sum(1 for s in qp.sources for sel in s.selections for cg, _ in sel.codes if cg == g)
@@ -606,12 +770,12 @@ def plan_import(p: Project, path: Path | str, *, coder: str | None = None, offse
                         problems.append(f"{path}: selection {sel.guid}: CodeRef {code_guid} names no Code")
                     continue
                 who = coder or _coder_name(qp.users.get(user_guid) or qp.users.get(sel.user) or "qdpx")
-                status = "accepted" if (tid, start, end, cid) in sugg else "manual"
+                status = sel.status or ("accepted" if (tid, start, end, cid) in sugg else "manual")
                 created = sel.created if re.match(r"^\d{4}-\d{2}-\d{2}T", sel.created or "") else ""
-                res.rows.append(Coding(tid, start, end, t.body[start:end], cid, status, who, memo=sel.memo,
-                                       decided_at=created))
+                res.rows.append(Coding(tid, start, end, t.body[start:end], cid, status, who, quote=sel.quote,
+                                       memo=sel.memo, decided_at=created))
     if problems:
-        raise QdpxError(f"{path}: {len(problems)} problem(s); nothing was imported", problems)
+        raise ExchangeError(f"{path}: {len(problems)} problem(s); nothing was imported", problems)
     for r in res.rows:
         res.by_coder[r.coder] = res.by_coder.get(r.coder, 0) + 1
     return res
@@ -619,13 +783,22 @@ def plan_import(p: Project, path: Path | str, *, coder: str | None = None, offse
 
 def import_qdpx(p: Project, path: Path | str, *, coder: str | None = None, offsets: Offsets = "auto",
                 skip_unknown: bool = False) -> QdpxImport:
-    """Merge a .qdpx's codings into the decisions (one file per coder, written atomically)."""
+    """Merge a .qdpx's codings into the decisions: one file per coder, all written or none."""
     if coder is not None:
         check_coder(coder)
     res = plan_import(p, path, coder=coder, offsets=offsets, skip_unknown=skip_unknown)
     for c in res.by_coder:
         if not CODER_RE.match(c):
-            raise QdpxError(f"{path}: user name '{c}' cannot be a coder name; use --coder")
-    for c in sorted(res.by_coder):
-        res.files.append(record_decisions(p.root, c, [r for r in res.rows if r.coder == c], p.by_id, p.codebook.effective_ref).path)
+            raise ExchangeError(f"{path}: user name '{c}' cannot be a coder name; use --coder")
+    coders = sorted(res.by_coder)
+    targets = [codings_dir(p.root) / f"{c}.csv" for c in coders]
+    writing = targets[0] if targets else None
+    try:
+        with all_or_nothing(targets):
+            for c, writing in zip(coders, targets):
+                rows = [r for r in res.rows if r.coder == c]
+                res.files.append(record_decisions(p.root, c, rows, p.by_id, p.codebook.effective_ref).path)
+    except OSError as e:
+        res.files = []
+        raise ExchangeError(f"{writing}: cannot write: {e.strerror or e}; nothing was imported") from None
     return res

@@ -100,8 +100,14 @@ def _sort_key(c: Coding):
 FORMULA = re.compile(r"^'*[=+\-@\t\r]")
 
 
+UNWRITABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # no CSV reader keeps them (NUL stops Python's)
+
+
 def cell_out(value: str) -> str:
-    """A text cell as written: a leading apostrophe keeps a spreadsheet from running it as a formula."""
+    """A text cell as written: a leading apostrophe keeps a spreadsheet from running it as a
+    formula; control characters a CSV cannot carry are dropped (a transcript never holds them,
+    so only a memo typed with one loses it)."""
+    value = UNWRITABLE.sub("", value)
     return "'" + value if FORMULA.match(value) else value
 
 

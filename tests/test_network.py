@@ -11,6 +11,7 @@ from pathlib import Path
 import networkx as nx
 import pytest
 from click.testing import CliRunner
+from lxml import etree
 
 from cli import cli
 from coding.aggregate import Corpus
@@ -19,8 +20,8 @@ from coding.network import (
     analyse, build_network, challenge_practice_network, cooccurrence_network, occurrences, summarise,
 )
 from coding.network_export import (
-    gexf_bytes, graphml_bytes, guarded, html_data, html_text, layout, node_link, png_bytes, scalar_graph, wrap_ja,
-    write_network,
+    DRAFT, gexf_bytes, graphml_bytes, guarded, html_data, html_text, layout, node_link, oriented, png_bytes, scalar_graph,
+    title, wrap_ja, write_network,
 )
 from coding.store import Coding
 from coding.transcripts import parse_transcript
@@ -193,25 +194,149 @@ def test_summary(corpus):
 
 
 # ---------------------------------------------------------------- exporters
-def test_graphml_round_trip_keeps_every_scalar_attribute(corpus):
-    G = build_network(corpus, include_orgs=True)
-    H = nx.read_graphml(io.BytesIO(graphml_bytes(G)))
-    assert set(H) == set(G) and H.number_of_edges() == G.number_of_edges()
+# What Gephi's importers (ImporterGraphML, ImporterGEXF in gephi/gephi) report as issues, restated:
+# a key or attribute class other than node/edge(/all), an unknown attribute type, a default edge
+# type or edge direction it does not know, a value its column cannot parse, an edge to a missing
+# node. And which key ids or names it takes as node or edge properties instead of columns.
+GEPHI_TYPES = {"boolean", "bool", "integer", "int", "long", "float", "double", "string"}
+GEPHI_PROPERTIES = {"node": {"label", "d3", "x", "y", "xpos", "ypos", "z", "size", "r", "g", "b"},
+                    "edge": {"label", "edgelabel", "d7", "weight", "Edge Weight", "id", "edgeid", "r", "g", "b"}}
+
+
+def parses(kind: str, text: str) -> bool:
+    try:
+        {"boolean": lambda t: {"true": 1, "false": 0}[t], "bool": lambda t: {"true": 1, "false": 0}[t],
+         "int": int, "integer": int, "long": int, "float": float, "double": float, "string": str}[kind](text)
+        return True
+    except (KeyError, ValueError):
+        return False
+
+
+def gephi_graphml_issues(data: bytes) -> list[str]:
+    root = etree.fromstring(data)
+    ns = {"g": "http://graphml.graphdrawing.org/xmlns"}
+    issues, keys = [], {}
+    for k in root.findall("g:key", ns):
+        if k.get("for") not in ("node", "edge", "all"):
+            issues.append(f"key {k.get('attr.name')}: for={k.get('for')}")
+        if k.get("attr.type") not in GEPHI_TYPES:
+            issues.append(f"key {k.get('attr.name')}: type {k.get('attr.type')}")
+        if k.get("id") in GEPHI_PROPERTIES.get(k.get("for"), set()) - {k.get("attr.name")}:
+            issues.append(f"key id {k.get('id')} is a Gephi property, not {k.get('attr.name')}")
+        keys[k.get("id")] = k.get("attr.type")
+    graph = root.find("g:graph", ns)
+    if graph.get("edgedefault") not in ("directed", "undirected"):
+        issues.append(f"edgedefault {graph.get('edgedefault')}")
+    nodes = {n.get("id") for n in graph.findall("g:node", ns)}
+    for el in graph.findall("g:node", ns) + graph.findall("g:edge", ns):
+        for d in el.findall("g:data", ns):
+            if not parses(keys[d.get("key")], d.text or ""):
+                issues.append(f"{el.get('id')}: '{d.text}' is no {keys[d.get('key')]}")
+    for e in graph.findall("g:edge", ns):
+        if e.get("directed") not in (None, "true", "false") or not {e.get("source"), e.get("target")} <= nodes:
+            issues.append(f"edge {e.get('id')}")
+    return issues
+
+
+def gephi_gexf_issues(data: bytes) -> list[str]:
+    root = etree.fromstring(data)
+    ns = {"x": "http://www.gexf.net/1.2draft", "viz": "http://www.gexf.net/1.2draft/viz"}
+    issues, types = [], {}
+    graph = root.find("x:graph", ns)
+    if graph.get("defaultedgetype") not in ("directed", "undirected"):
+        issues.append("defaultedgetype")
+    for attrs in graph.findall("x:attributes", ns):
+        if attrs.get("class") not in ("node", "edge"):
+            issues.append(f"attributes class {attrs.get('class')}")
+        for a in attrs.findall("x:attribute", ns):
+            if a.get("type") not in GEPHI_TYPES:
+                issues.append(f"attribute {a.get('title')}: type {a.get('type')}")
+            types[(attrs.get("class"), a.get("id"))] = a.get("type")
+    nodes = {n.get("id") for n in graph.iterfind("x:nodes/x:node", ns)}
+    for cls, path in (("node", "x:nodes/x:node"), ("edge", "x:edges/x:edge")):
+        for el in graph.iterfind(path, ns):
+            for v in el.iterfind("x:attvalues/x:attvalue", ns):
+                if not parses(types[(cls, v.get("for"))], v.get("value")):
+                    issues.append(f"{el.get('id')}: '{v.get('value')}' is no {types[(cls, v.get('for'))]}")
+            c = el.find("viz:color", ns)
+            if c is None or not all(0 <= int(c.get(x)) <= 255 for x in "rgb") or not 0 <= float(c.get("a")) <= 1:
+                issues.append(f"{cls} {el.get('id')}: colour")
+    for e in graph.iterfind("x:edges/x:edge", ns):
+        if e.get("type") not in ("directed", "undirected") or not {e.get("source"), e.get("target")} <= nodes:
+            issues.append(f"edge {e.get('id')}")
+        float(e.get("weight"))
+    return issues
+
+
+def read_graphml(data: bytes) -> tuple[dict, dict]:
+    """Nodes and edges of our GraphML with typed attributes: ({id: attrs}, {(source, target, directed): attrs})."""
+    root = etree.fromstring(data)
+    ns = {"g": "http://graphml.graphdrawing.org/xmlns"}
+    keys = {k.get("id"): (k.get("attr.name"), k.get("attr.type")) for k in root.findall("g:key", ns)}
+    conv = {"boolean": lambda t: t == "true", "int": int, "double": float, "string": str}
+
+    def attrs(el):
+        return {keys[d.get("key")][0]: conv[keys[d.get("key")][1]](d.text or "") for d in el.findall("g:data", ns)}
+
+    graph = root.find("g:graph", ns)
+    nodes = {n.get("id"): attrs(n) for n in graph.findall("g:node", ns)}
+    edges = {(e.get("source"), e.get("target"), e.get("directed") == "true"): attrs(e) for e in graph.findall("g:edge", ns)}
+    return nodes, edges
+
+
+def test_graphml_keeps_every_scalar_attribute_as_gephi_imports_it(corpus):
+    G = build_network(corpus, include_orgs=True, draft=True)
+    data = graphml_bytes(G)
+    assert gephi_graphml_issues(data) == []
+    nodes, edges = read_graphml(data)
     S = scalar_graph(G)
-    for n, d in S.nodes(data=True):
-        assert H.nodes[n] == d, n
+    assert nodes == {str(n): d for n, d in S.nodes(data=True)}
+    want = {}
     for u, v, d in S.edges(data=True):
-        assert H.edges[u, v] == d, (u, v)
-    assert H.edges["課題①", "P1"]["weight"] == 2.0 and H.nodes["課題③"]["latent"] is True
-    assert H.graph["window"] == "paragraph" and "quotes" not in H.nodes["課題①"]
-    assert re.search(rb'<key id="d\d+" for="edge" attr.name="weight" attr.type="double"', graphml_bytes(G))
+        a, b, directed = oriented(u, v, d)
+        want[(a, b, directed)] = d
+    assert edges == want
+    # codebook links run from challenge to practice and practice to case; the rest is undirected
+    assert ("課題①", "P1", True) in edges and ("P1", "事例①", True) in edges and ("課題①", "事例①", False) in edges
+    assert sorted({(G.nodes[a]["kind"], G.nodes[b]["kind"]) for a, b, directed in edges if directed}) == [
+        ("challenge", "practice"), ("practice", "case")]
+    assert nodes["課題③"]["latent"] is True and b'>true<' in data and b'>True<' not in data
+    root = etree.fromstring(data)
+    assert root.findall("{http://graphml.graphdrawing.org/xmlns}key[@for='graph']") == []
+    assert root.findtext("{*}graph/{*}desc") == title(G) + "\n" + DRAFT
+    # the issues checker does catch what Gephi reports
+    assert gephi_graphml_issues(data.replace(b'for="edge"', b'for="graph"', 1).replace(b">true<", b">True<")) != []
 
 
-def test_gexf_and_json(corpus):
+def test_gexf_has_colours_thickness_and_directed_links_as_gephi_imports_it(corpus):
     G = build_network(corpus)
-    X = nx.read_gexf(io.BytesIO(gexf_bytes(G)))
-    assert X.nodes["課題①"]["label"] == "海外企業へのアクセス・マーケティング手段の不足"
-    assert X.edges["課題①", "P1"]["weight"] == 2.0 and X.edges["課題①", "P1"]["kind"] == "declared+evidence"
+    pos = layout(G)
+    data = gexf_bytes(G, pos)
+    assert gephi_gexf_issues(data) == []
+    root = etree.fromstring(data)
+    ns = {"x": "http://www.gexf.net/1.2draft", "viz": "http://www.gexf.net/1.2draft/viz"}
+    node = root.find(".//x:node[@id='課題①']", ns)
+    assert node.get("label") == "海外企業へのアクセス・マーケティング手段の不足"
+    assert node.find("viz:color", ns).attrib == {"r": "213", "g": "94", "b": "0", "a": "1.0"}  # #D55E00, a challenge
+    assert float(node.find("viz:position", ns).get("x")) == round(1000 * pos["課題①"][0], 2)
+    edges = {(e.get("source"), e.get("target")): e for e in root.iterfind(".//x:edge", ns)}
+    both, evidence, declared = edges[("課題①", "P1")], edges[("課題①", "事例①")], edges[("課題⑧", "P5")]
+    assert (both.get("type"), evidence.get("type"), declared.get("type")) == ("directed", "undirected", "directed")
+    assert both.get("weight") == "2.0"
+    colours = {k: "#%02X%02X%02X" % tuple(int(e.find("viz:color", ns).get(c)) for c in "rgb")
+               for k, e in (("both", both), ("evidence", evidence), ("declared", declared))}
+    assert colours == {"both": "#1F4E79", "evidence": "#555555", "declared": "#9A9A9A"}
+    assert [e.find("viz:shape", ns).get("value") for e in (both, evidence, declared)] == ["solid", "solid", "dashed"]
+    # thicker where the link weighs more: 課題①–P1 (2 paragraphs) is the heaviest evidence
+    thickness = {k: float(e.find("viz:thickness", ns).get("value")) for k, e in edges.items()}
+    assert thickness[("課題①", "P1")] == max(thickness[k] for k in edges if edges[k].get("type") == "directed"
+                                             or k == ("課題①", "事例①")) == 5.0
+    assert thickness[("課題①", "事例①")] == round(0.6 + 4.4 * 1 / 2, 3)
+    assert gephi_gexf_issues(data.replace(b'type="directed"', b'type="mutual"', 1)) != []
+
+
+def test_json_has_positions_and_quotes(corpus):
+    G = build_network(corpus)
     data = json.loads(json.dumps(node_link(G, layout(G)), ensure_ascii=False))
     node = next(n for n in data["nodes"] if n["id"] == "課題①")
     assert node["quotes"][0]["note"] == "国内国立大学" and 0 <= node["x"] <= 1 and 0 <= node["y"] <= 1
