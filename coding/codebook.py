@@ -405,11 +405,6 @@ def _check_cross(settings: Settings, raw: Mapping, codes: Mapping[str, Code], ki
         for r in regions:
             if r not in settings.regions:
                 prob(key_line(kind_regions, kind), None, f"tagger.regions.{kind}: '{r}' is not one of the regions ({', '.join(settings.regions)})")
-    learned = tagger.get("learned") if isinstance(tagger.get("learned"), dict) else {}
-    veto = learned.get("veto") if isinstance(learned.get("veto"), dict) else {}
-    bad = [k for k in settings.tagger.learned.veto.kinds if k not in kinds]
-    if bad:
-        prob(key_line(veto, "kinds", line_of(learned)), None, f"tagger.learned.veto.kinds: unknown code kind(s) {', '.join(bad)}")
     absent = tagger.get("absent") if isinstance(tagger.get("absent"), dict) else {}
     bad = [k for k in settings.tagger.absent.kinds if k not in kinds]
     if bad:

@@ -708,6 +708,27 @@ def quiet_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _end_with_parent()
+
+
+def _end_with_parent() -> None:
+    """On Linux, ask the kernel to end this worker when its parent dies: a parent killed outright
+    (SIGKILL, out of memory) would otherwise leave workers waiting on the task queue for ever."""
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, 15)  # SIGTERM
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the request was made
+        os._exit(1)
 
 
 def worker_pool(processes: int, initializer: Callable, initargs: tuple):

@@ -39,16 +39,6 @@ class Skip:
     prefixes: tuple[str, ...] = ("（メモ）", "(メモ)")
 
 
-@dataclass(frozen=True)
-class Veto:
-    """A rule's suggestion of these kinds is dropped where the learned suggester gives its
-    paragraph a probability below ``below`` (for codes whose cross-validated F1 ≥ ``min_cv_f1``)."""
-
-    kinds: tuple[str, ...] = ()
-    below: float = field(default=0.0, metadata={"range": (0.0, 1.0)})
-    min_cv_f1: float = field(default=0.5, metadata={"range": (0.0, 1.0)})
-
-
 LEARNABLE = ("phase", "theme", "challenge", "practice")
 
 
@@ -57,16 +47,18 @@ class Learned:
     """The learned suggester (:mod:`coding.learn`).
 
     ``model``: a model shipped with the toolkit by name (``sample``: trained on the sample
-    report's reviewed codings) or a file path relative to the codebook's folder (what ``train``
-    writes, e.g. ``models/suggester.json``). ``seeds``: example passages per code for training.
+    report's reviewed codings and the development interviews) or a file path relative to the
+    codebook's folder (what ``train`` writes, e.g. ``models/suggester.json``). ``seeds``: example
+    passages per code for training. ``min_cv_f1``: the model decides the codes it learned at
+    least this well (cross-validated F1); ``min_score``: it adds a code no rule found only when
+    at least this sure; ``families``: what it learns.
     """
 
     model: str | None = None
     seeds: str | None = None
     min_score: float = field(default=0.0, metadata={"range": (0.0, 1.0)})
     min_cv_f1: float = field(default=0.0, metadata={"range": (0.0, 1.0)})
-    veto: Veto = Veto()
-    families: tuple[str, ...] = field(default=("theme", "challenge", "practice"), metadata={"choices": LEARNABLE})
+    families: tuple[str, ...] = field(default=("phase", "theme", "challenge", "practice"), metadata={"choices": LEARNABLE})
 
 
 @dataclass(frozen=True)

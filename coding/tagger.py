@@ -20,15 +20,14 @@ Codebook settings under ``tagger:`` (all optional):
 * ``regions: {challenge: [日本]}`` — codes of a kind are suggested only in transcripts of these
   regions (the sample report's challenges are those Japanese organisations raise; by default
   every kind is suggested in every region);
-* ``learned: {model: sample}`` — add a learned suggester's suggestions (:mod:`coding.learn`: a
-  model shipped by name, or a file relative to the codebook's folder written by
-  ``python cli.py train``). Its suggestions name ``model:<score>`` as their source; a suggestion both a rule and
-  the model make names both and scores ``1 - (1 - rule) (1 - model)``. ``min_score``: the model
-  adds a code on its own only when at least this sure; ``veto: {kinds: [challenge], below: 0.02}``:
-  a rule suggestion of a code of these kinds is dropped when the model gives the code's
-  paragraph a probability below ``below`` (the model has read many more ways of saying the same
-  thing than a rule's words can tell apart) — for codes whose cross-validated F1 reaches
-  ``min_cv_f1`` (default 0.5), so a code learned from a handful of examples vetoes nothing.
+* ``learned: {model: sample}`` — a learned suggester (:mod:`coding.learn`: a model shipped by
+  name, or a file relative to the codebook's folder written by ``python cli.py train``). For the
+  codes it has learned (cross-validated F1 at least ``min_cv_f1``) it decides: a rule suggestion
+  stands only where the model's probability for the code — reading the paragraph's words, its
+  meaning and whether the code's rules fired — reaches the code's threshold, and the model adds
+  the code where no rule fired when it is also at least ``min_score`` sure. Every suggestion of
+  such a code is scored with that probability and names ``model:<p>`` beside its patterns; codes
+  the model does not know keep their rules' suggestions and scores.
 """
 from __future__ import annotations
 
@@ -39,7 +38,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
 from .codebook import Codebook
-from .learn import features, resolve_model
+from .learn import features, resolve_model, window
 from .rules import SURFACE, Rule
 from .transcripts import Transcript, split_sentences
 
@@ -132,6 +131,13 @@ class _Context:
     found: dict | None = None  # a paragraph's phrase hits, worked out once for all its sentences
 
 
+def _within(ids: Sequence[int], clip: tuple[int, int] | None) -> Sequence[int]:
+    """The sorted ``ids`` inside ``clip`` = [lo, hi) (all of them without a clip)."""
+    if clip is None:
+        return ids
+    return ids[bisect.bisect_left(ids, clip[0]):bisect.bisect_left(ids, clip[1])]
+
+
 _FOLDED: dict[str, str] = {}  # fold() of token texts: the same words recur all through a corpus
 
 
@@ -218,15 +224,10 @@ class Tagger:
             self.source = "rules + learned suggester"
         self.model = model
         learned = opts.learned
-        # the model adds codes of its own only where it proved itself in cross-validation; for
-        # other codes it only raises the score of what the rules found
+        # the model decides the codes it proved itself on in cross-validation (the others are the rules')
         self.min_cv_f1 = learned.min_cv_f1
-        # and only when it is at least this sure (its per-code thresholds favour recall)
+        # and adds a code where no rule fired only when it is at least this sure
         self.min_model_score = learned.min_score
-        self.veto_kinds = set(learned.veto.kinds)
-        self.veto_below = learned.veto.below
-        # only a code the model has learned well enough may veto (cross-validated F1)
-        self.veto_min_cv_f1 = learned.veto.min_cv_f1
         self._normalise = normalise
         self._phrases: dict[str, tuple[str, ...]] = {}
         self._matcher_cache: dict[int, Any] = {}
@@ -250,7 +251,7 @@ class Tagger:
         self._uses_denial = bool(self.denial) and any(codebook[p.code_id].deny for p in self.patterns)
         # the model's codes this tagger suggests (a tagger for a few codes scores only those)
         self._known_model_codes = [] if model is None else [
-            c for c in model.codes if c in codebook and codebook[c].codable]
+            c for c in model.codes if c in codebook and codebook[c].codable and model.cv_f1(c) >= self.min_cv_f1]
         for cue in denial.cues:
             self._denial_norm.extend(v for v in self.variants(cue) if v)
 
@@ -308,45 +309,66 @@ class Tagger:
         return [s for s, _ in _context_of(texts, norms, range(len(texts))).strings]
 
     # ------------------------------------------------------------ evaluate
-    def _eval(self, rule: Rule, sent: _Context, para: _Context, spans: Mapping[str, list], scope: str) -> set[int] | None:
-        """Matched token indices (paragraph-doc indices) or None when the rule fails."""
+    def _eval(self, rule: Rule, sent: _Context, para: _Context, spans: Mapping[str, list], scope: str,
+              clip: tuple[int, int] | None = None) -> set[int] | None:
+        """Matched token indices (paragraph-doc indices) or None when the rule fails.
+
+        ``clip`` = the sentence's token range: hits of paragraph-scope parts are kept only inside it
+        (those outside only enable the rule), so a sentence costs what it holds, not what its
+        paragraph holds — a paragraph of a million characters stays linear."""
         scope = rule.scope or scope
         ctx = para if scope == "paragraph" else sent
         hits: set[int] = set()
         if rule.phrase is not None:
             found = self._find_phrase(rule.phrase, ctx)
-            if found is None:
-                return None
-            hits |= found
-        if rule.tokens is not None:
-            window = set(ctx.token_ids)
-            found = set()
-            for s, e in spans.get(rule.key, []):
-                if all(i in window for i in range(s, e)):
-                    found.update(range(s, e))
             if not found:
                 return None
-            hits |= found
+            hits.update(_within(found, clip) if ctx.found is not None else found)
+        if rule.tokens is not None:
+            found = self._token_hits(rule.key, ctx, spans)
+            if not found:
+                return None
+            hits.update(_within(found, clip) if ctx.found is not None else found)
         if rule.any:
-            anyhits = [h for h in (self._eval(r, sent, para, spans, scope) for r in rule.any) if h is not None]
+            anyhits = [h for h in (self._eval(r, sent, para, spans, scope, clip) for r in rule.any) if h is not None]
             if not anyhits:
                 return None
             for h in anyhits:
                 hits |= h
         for r in rule.all + rule.near:
-            h = self._eval(r, sent, para, spans, scope)
+            h = self._eval(r, sent, para, spans, scope, clip)
             if h is None:
                 return None
             hits |= h
         for r in rule.none:
-            if self._eval(r, sent, para, spans, scope) is not None:
+            if self._eval(r, sent, para, spans, scope, clip) is not None:
                 return None
         return hits
 
-    def _find_phrase(self, phrase: str, ctx: _Context) -> set[int] | None:
+    def _token_hits(self, key: str, ctx: _Context, spans: Mapping[str, list]) -> list[int]:
+        """Sorted token indices of the ``tokens`` matches of ``key`` lying wholly in the window
+        (worked out once per paragraph window; a sentence looks only at its own spans)."""
+        if ctx.found is not None and ("tokens", key) in ctx.found:
+            return ctx.found[("tokens", key)]
+        matches = spans.get(key, [])
+        ids = ctx.token_ids
+        if ctx.found is None and ids:  # a sentence: contiguous ids; its spans found by bisection
+            lo, hi = ids[0], ids[-1] + 1
+            starts = [m[0] for m in matches]
+            matches = matches[bisect.bisect_left(starts, lo):bisect.bisect_left(starts, hi)]
+            out = sorted({i for s, e in matches if e <= hi for i in range(s, e)})
+        else:
+            window = set(ids)
+            out = sorted({i for s, e in matches if all(i in window for i in range(s, e)) for i in range(s, e)})
+        if ctx.found is not None:
+            ctx.found[("tokens", key)] = out
+        return out
+
+    def _find_phrase(self, phrase: str, ctx: _Context) -> Sequence[int] | None:
         if ctx.found is not None:  # a paragraph window: the same for every sentence of it
             if phrase not in ctx.found:
-                ctx.found[phrase] = self._search(phrase, ctx)
+                hit = self._search(phrase, ctx)
+                ctx.found[phrase] = sorted(hit) if hit else None
             return ctx.found[phrase]
         return self._search(phrase, ctx)
 
@@ -446,6 +468,8 @@ class Tagger:
         if self._uses_tokens:
             for match_id, s, e in self._matcher(doc.vocab)(doc):
                 spans.setdefault(doc.vocab.strings[match_id], []).append((s, e))
+            for found in spans.values():
+                found.sort()
         texts, norms, starts = _doc_arrays(doc)
         pctx = _context_of(texts, norms, range(len(texts)))
         pctx.found = {}
@@ -468,12 +492,13 @@ class Tagger:
         out = []
         for seg, sctx, denied in sentences:
             in_sent = set(sctx.token_ids)
+            clip = (sctx.token_ids[0], sctx.token_ids[-1] + 1) if sctx.token_ids else (0, 0)
             best: dict[str, list] = {}
             for p in self.patterns:
                 code = self.codebook[p.code_id]
                 if code.deny and denied:
                     continue
-                hits = self._eval(p.rule, sctx, pctx_deny if code.deny else pctx, spans, "sentence")
+                hits = self._eval(p.rule, sctx, pctx_deny if code.deny else pctx, spans, "sentence", clip)
                 if hits is None or not (hits & in_sent):
                     continue
                 if code.kind in self.absent_kinds and self._lacks(sctx, hits & in_sent):
@@ -505,81 +530,74 @@ class Tagger:
         return out
 
     def model_codes(self, transcript: Transcript, docs: Sequence) -> dict[str, list[int]]:
-        """Per code, the paragraphs in which the learned suggester could add the code on its own
-        (empty without a model): where its probability reaches both the code's threshold and
-        ``min_score``, for a code it may add. Elsewhere the code can be suggested only where its
-        own rules fire, so a re-tag of the code needs only these paragraphs and its phrases':
-        what the model says does not depend on any code's patterns."""
+        """Per code, the paragraphs in which the learned suggester would add the code on its own,
+        no rule of it firing (empty without a model). Elsewhere the code can be suggested only
+        where its own rules fire, so a re-tag of the code after an edit of its patterns needs only
+        these paragraphs and its phrases': what the model says of a code depends on no other
+        code's patterns."""
         if self.model is None:
             return {}
         model = self.model
         region = transcript.attributes.get("region")
-        codes = [c for c in self._known_model_codes if model.cv_f1(c) >= self.min_cv_f1 and self.allowed(c, region)]
+        codes = [c for c in self._known_model_codes if self.allowed(c, region)]
         if not codes:
             return {}
-        wanted = set(codes)
         out: dict[str, list[int]] = {}
         for para, doc in zip(transcript.paragraphs, docs):
             if self.skipped(para) or len(doc) == 0:
                 continue
-            scores = model.scores(features(doc), wanted)
+            scores = model.scores(window(list(doc)), (), codes)
             for c in codes:
                 if scores[c] >= model.thresholds[c] and scores[c] >= self.min_model_score:
                     out.setdefault(c, []).append(para.index)
         return out
 
     def _add_model(self, transcript_id: str, para, doc, rules: list[Suggestion]) -> list[Suggestion]:
-        """Merge the learned suggester's paragraph-level codes into the rules' suggestions.
-
-        A code whose paragraph probability reaches its threshold goes on the sentences whose own
-        probability does too, or else on the paragraph's most probable sentence.
-        """
+        """Let the learned suggester decide the codes it knows (see the module docstring): keep a
+        rule suggestion where the code's probability reaches its threshold (scored with it), drop
+        it elsewhere, and put a code no rule found on the sentences whose own probability reaches
+        the threshold, or else on the paragraph's most probable sentence."""
         model = self.model
+        cb = self.codebook
         known = self._known_model_codes
-        wanted = set(known)
-        pscores = model.scores(features(doc), wanted)
-        if self.veto_below > 0 and self.veto_kinds:
-            rules = [r for r in rules if r.code_id not in wanted or self.codebook[r.code_id].kind not in self.veto_kinds
-                     or pscores[r.code_id] >= self.veto_below or model.cv_f1(r.code_id) < self.veto_min_cv_f1]
-        hits = [c for c in known if pscores[c] >= model.thresholds[c]]
-        if not hits:
-            return rules
-        sents = []
+        learned = {r.code_id: cb.eval_code(r.code_id) for r in rules}
+        hits = {m for m in learned.values() if m is not None}
         tokens = list(doc)
+        pscores = model.scores(window(tokens), hits, known)
+        out = []
+        for r in rules:
+            m = learned[r.code_id]
+            if m not in pscores:
+                out.append(r)  # a code the model does not decide: the rules' suggestion as it is
+            elif pscores[m] >= model.thresholds[m]:
+                p = pscores[m]
+                out.append(replace(r, patterns=r.patterns + (f"model:{p:.2f}",), score=round(p, 4)))
+        add = [c for c in known if c not in hits and pscores[c] >= model.thresholds[c] and pscores[c] >= self.min_model_score]
+        if not add:
+            return out
+        sents = []
         tstarts = [t.idx for t in tokens]
         tends = [t.idx + len(t.text) for t in tokens]
         for seg in split_sentences(para):
             a, b = seg.start - para.start, seg.end - para.start
-            toks = tokens[bisect.bisect_right(tends, a):bisect.bisect_left(tstarts, b)]  # those overlapping [a, b)
-            if toks:
-                sents.append((seg, toks, model.scores(features(toks), set(hits))))
+            lo, hi = bisect.bisect_right(tends, a), bisect.bisect_left(tstarts, b)  # tokens overlapping [a, b)
+            if lo < hi:
+                sents.append((seg, lo, hi, model.scores(window(tokens[lo:hi]), (), add)))
         if not sents:
-            return rules
-        by_key = {(s.start, s.code_id): i for i, s in enumerate(rules)}
-        out = list(rules)
+            return out
         pfold = fold(para.text)
-        for c in hits:
-            chosen = [x for x in sents if x[2][c] >= model.thresholds[c]] or [max(sents, key=lambda x: x[2][c])]
-            for seg, toks, _ in chosen:
-                if self.codebook[c].deny and self._denied(_context(toks), pfold, seg.end - para.start):
+        for c in add:
+            chosen = [x for x in sents if x[3][c] >= model.thresholds[c]] or [max(sents, key=lambda x: x[3][c])]
+            for seg, lo, hi, _ in chosen:
+                toks = tokens[lo:hi]
+                if cb[c].deny and self._denied(_context(toks), pfold, seg.end - para.start):
                     continue
-                if self.codebook[c].kind in self.absent_kinds and self._lacks(_context(toks)):
+                if cb[c].kind in self.absent_kinds and self._lacks(_context(toks)):
                     continue
                 p = pscores[c]
-                tag = f"model:{p:.2f}"
-                i = by_key.get((seg.start, c))
-                if i is not None:
-                    r = out[i]
-                    out[i] = replace(r, patterns=r.patterns + (tag,), score=round(1.0 - (1.0 - r.score) * (1.0 - p), 4))
-                    continue
-                if model.cv_f1(c) < self.min_cv_f1 or p < self.min_model_score:
-                    continue
                 words = {f for f in features(toks) if "+" not in f and model.weight(c, f) > 0}
-                starts = [t.idx for t in toks]
-                ends = [t.idx + len(t.text) for t in toks]
-                matched, at = matched_runs(seg.text, seg.start - para.start, starts, ends,
+                matched, at = matched_runs(seg.text, seg.start - para.start, tstarts[lo:hi], tends[lo:hi],
                                            [k for k, t in enumerate(toks) if t.norm_ in words])
-                out.append(Suggestion(transcript_id, seg.start, seg.end, seg.text, c, (tag,), matched, round(p, 4),
-                                      para.index, at))
-                by_key[(seg.start, c)] = len(out) - 1
+                out.append(Suggestion(transcript_id, seg.start, seg.end, seg.text, c, (f"model:{p:.2f}",), matched,
+                                      round(p, 4), para.index, at))
         return out

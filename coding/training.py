@@ -1,19 +1,22 @@
 """Training the learned suggester on a project's reviewed codings (``python cli.py train``).
 
 The model itself — features, fitting, thresholds, the JSON file — is :mod:`coding.learn`; this
-module gathers a project's examples: every paragraph the tagger would tag, labelled with the
-confirmed codings, plus the codebook's own words and the seed passages it names.
+module gathers what it learns from: every paragraph the tagger reads (its words, its mean vector,
+the codes whose rules fire in it) labelled with the confirmed codings, plus the codebook's own
+words and the seed passages it names, which also make the codes' prototypes.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from .errors import ProjectError
 from .files import atomic_write_bytes
-from .learn import TrainResult, codebook_examples, features, resolve_model, seed_examples, train
-from .nlp import DocCache, iter_parsed, lexical_tokenizer
+from .learn import SEED_FAMILIES, Example, TrainResult, Vectors, codebook_texts, content_words, ginza_vectors, resolve_model, \
+    seed_texts, train, window
+from .nlp import DocCache, iter_parsed, lexical_tokenizer, normaliser
 from .project import Project
 from .tagger import Tagger
 
@@ -21,30 +24,53 @@ DEFAULT_MODEL = "models/suggester.json"
 
 
 def project_examples(p: Project, *, coders: Sequence[str] | None = None, jobs: int = 1,
-                     families: Sequence[str] = ("theme", "challenge", "practice")) -> list[tuple]:
-    """``(transcript id, features, codes, families)`` for every paragraph the tagger would tag,
-    labelled with the confirmed codings (accepted + manual) of ``coders`` (default: every
-    person); ``families``: those the codings use at all."""
+                     families: Sequence[str] = ("phase", "theme", "challenge", "practice"),
+                     vectors: Vectors | None = None) -> tuple[list[Example], list[str]]:
+    """``(examples, regions)``: per paragraph the tagger reads, what the model sees of it (words,
+    mean vector, the codes whose rules fire in it) and the codes its confirmed codings (of
+    ``coders``, default every person) give it; ``regions``: each example's transcript region."""
     cb = p.codebook
-    skipper = Tagger(cb, model=None)
-    codings = p.store().resolved(p.by_id, coders=coders)
-    by_t: dict[str, list] = {}
+    rules = Tagger(cb, model=None, normalise=normaliser(p.nlp_settings()))
+    vectors = vectors if vectors is not None else ginza_vectors()
+    codings = p.store(suggestions=False).resolved(p.by_id, coders=coders)
+    by_t: dict[str, list] = defaultdict(list)
     used: set[str] = set()
     for c in codings:
         code = cb.eval_code(c.code_id)
         if code is not None and cb.family(code) in families:
-            by_t.setdefault(c.transcript_id, []).append((c.start, c.end, code))
+            by_t[c.transcript_id].append((c.start, c.end, code))
             used.add(cb.family(code))
     labelled = frozenset(used)
-    out = []
-    for t, docs in iter_parsed(p.transcripts, p.nlp_settings(), DocCache(p.cache_dir / "nlp"), jobs=jobs):
-        spans = by_t.get(t.id, [])
+    out, regions = [], []
+    for t, docs in iter_parsed(p.transcripts, p.nlp_settings(), DocCache(p.cache_dir / "nlp"), jobs=jobs, as_spacy=False):
         for para, doc in zip(t.paragraphs, docs):
-            if skipper.skipped(para):
+            if rules.skipped(para) or not len(doc):
                 continue
-            codes = {code for a, b, code in spans if a < para.end and b > para.start}
-            out.append((t.id, features(doc), codes, labelled))
-    return out
+            hits = {cb.eval_code(s.code_id) for s in rules.tag_paragraph(t.id, para, doc)} - {None}
+            codes = {code for a, b, code in by_t.get(t.id, ()) if a < para.end and b > para.start}
+            out.append(Example(f"{p.root.resolve().name}:{t.id}", window(list(doc), vectors), frozenset(hits),
+                               frozenset(codes), labelled))
+            regions.append(t.region)
+    return out, regions
+
+
+def seed_examples(p: Project, *, vectors: Vectors | None = None, seeds: bool = True) -> tuple[list[Example], dict[str, list]]:
+    """Examples from the codebook's own words for each code (label, definition, summary …) and
+    from the seeds file it names, and the content words of each code's texts (its prototype)."""
+    cb = p.codebook
+    vectors = vectors if vectors is not None else ginza_vectors()
+    texts = codebook_texts(cb)
+    if seeds and cb.settings.tagger.learned.seeds:
+        for code, passages in seed_texts(Path(cb.path).resolve().parent / cb.settings.tagger.learned.seeds, cb).items():
+            texts.setdefault(code, []).extend(passages)
+    tokenize = lexical_tokenizer(p.nlp_settings())
+    out, proto = [], {}
+    for code, passages in sorted(texts.items()):
+        for i, text in enumerate(passages):
+            toks = list(tokenize(text))
+            proto.setdefault(code, []).append(content_words(toks))
+            out.append(Example(f"seed:{code}:{i}", window(toks, vectors), frozenset(), frozenset({code}), SEED_FAMILIES))
+    return out, proto
 
 
 @dataclass(frozen=True)
@@ -67,14 +93,13 @@ def model_output(p: Project) -> tuple[Path, str]:
 
 
 def train_project(p: Project, *, coders: Sequence[str] | None = None, output: Path | None = None, jobs: int = 1,
-                  seed: bool = True, also: Sequence[Path | str] = ()) -> Trained:
+                  seed: bool = True, also: Sequence[Path | str] = (), C: float = 1.0) -> Trained:
     """Train the suggester on a project's reviewed codings and write it (atomically).
 
     ``also``: further project folders coded with the same codebook (every person's confirmed
     codings there join the examples; their transcripts stay in their own cross-validation groups).
-    With ``seed``, the codebook's definitions join the examples (:func:`codebook_examples`), and
-    so do the passages of the seeds file the codebook names (``tagger.learned.seeds``). The tag
-    cache keys include the model's content, so the next ``code`` uses the new model.
+    With ``seed``, the codebook's own words and the seeds file it names join the examples. The
+    tag cache keys include the model's content, so the next ``code`` uses the new model.
     """
     if output is not None:
         path, note = Path(output), ""
@@ -82,31 +107,30 @@ def train_project(p: Project, *, coders: Sequence[str] | None = None, output: Pa
             note = f"to use this model, set tagger.learned.model to its path (relative to the codebook) in {p.codebook.path}"
     else:
         path, note = model_output(p)
-    learned = p.codebook.settings.tagger.learned
-    families = learned.families
-    examples = project_examples(p, coders=coders, jobs=jobs, families=families)
-    if not any(ex[2] for ex in examples):
+    families = p.codebook.settings.tagger.learned.families
+    vectors = ginza_vectors()
+    examples, _ = project_examples(p, coders=coders, jobs=jobs, families=families, vectors=vectors)
+    if not any(ex.codes for ex in examples):
         raise ProjectError(f"{p.root}: no confirmed codings to learn from (import or review some first)")
     extra = []
     for folder in also:
         q = Project.open(folder)
-        unknown = sorted({c.code_id for c in q.store().resolved(q.by_id)} - set(p.codebook.codes))
+        unknown = sorted({c.code_id for c in q.store(suggestions=False).resolved(q.by_id)} - set(p.codebook.codes))
         if unknown:
             raise ProjectError(f"{q.root}: codings use codes that {p.codebook.path} does not have: {', '.join(unknown[:10])}")
-        got = project_examples(q, jobs=jobs, families=families)
-        if not any(ex[2] for ex in got):
+        got, _ = project_examples(q, jobs=jobs, families=families, vectors=vectors)
+        if not any(ex.codes for ex in got):
             raise ProjectError(f"{q.root}: no confirmed codings to learn from")
-        examples += [(f"{q.root.resolve().name}:{ex[0]}", *ex[1:]) for ex in got]
+        examples += got
         extra.append({"project": q.root.resolve().name, "transcripts": len(q.transcripts), "paragraphs": len(got)})
+    seeds, proto = seed_examples(p, vectors=vectors, seeds=seed)
     if seed:
-        tokenize = lexical_tokenizer(p.nlp_settings())
-        examples += codebook_examples(p.codebook, tokenize)
-        if learned.seeds:
-            examples += seed_examples(Path(p.codebook.path).resolve().parent / learned.seeds, p.codebook, tokenize)
-    info = {"project": p.root.resolve().name, "coders": list(coders or p.store().coders),
+        examples += seeds
+    info = {"project": p.root.resolve().name, "coders": list(coders or p.store(suggestions=False).coders),
             "transcripts": len(p.transcripts), "paragraphs": len(examples)}
     if extra:
         info["also"] = extra
-    res = train(examples, info=info, family_of={c: p.codebook.family(c) for c in p.codebook.codes})
+    res = train(examples, prototype_texts=proto, vectors=vectors, C=C, info=info,
+                family_of={c: p.codebook.family(c) for c in p.codebook.codes})
     atomic_write_bytes(path, res.model.to_json().encode("utf-8"))
     return Trained(res, path, note)

@@ -37,7 +37,7 @@ def transcript_text(body: str, *, id="JP-T", org="T大学", region="日本", cou
 
 def with_settings(cb, section: str, **changes):
     """The codebook ``cb`` with ``changes`` in one settings section, e.g.
-    ``with_settings(cb, "tagger.learned", veto=Veto(kinds=("challenge",), below=0.02))``."""
+    ``with_settings(cb, "tagger.learned", min_cv_f1=0.5)``."""
     from dataclasses import replace
 
     path = section.split(".")

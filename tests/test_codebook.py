@@ -105,7 +105,7 @@ def test_learned_suggester_settings_are_checked_with_their_line(tmp_path):
     good = (ROOT / "codebook.yml").read_text(encoding="utf-8")
     line = next(i for i, x in enumerate(good.split("\n"), 1) if x.startswith("  learned: {"))
     bad = "\n".join(
-        "  learned: {model: sample, min_score: 2, veto: {kinds: [challange], below: high}, families: [case]}"
+        "  learned: {model: sample, min_score: 2, min_cv_f1: high, families: [case]}"
         if i == line else x for i, x in enumerate(good.split("\n"), 1))
     p = tmp_path / "codebook.yml"
     p.write_text(bad, encoding="utf-8")
@@ -114,12 +114,11 @@ def test_learned_suggester_settings_are_checked_with_their_line(tmp_path):
     msgs = [m.split("/")[-1] for m in e.value.problems]
     assert msgs == [
         f"codebook.yml:{line}: tagger.learned.min_score must be a number from 0 to 1 (got 2)",
-        f"codebook.yml:{line}: tagger.learned.veto.below must be a number (got 'high')",
+        f"codebook.yml:{line}: tagger.learned.min_cv_f1 must be a number (got 'high')",
         f"codebook.yml:{line}: tagger.learned.families must list some of phase, theme, challenge, practice (unknown: case)",
-        f"codebook.yml:{line}: tagger.learned.veto.kinds: unknown code kind(s) challange",
     ]
-    p.write_text(good.replace("veto: {kinds: [challenge, practice, theme], below: 0.02}", "veto: 0.02"), encoding="utf-8")
-    with pytest.raises(CodebookError, match=r"tagger.learned.veto must be a mapping with the keys kinds, below, min_cv_f1 \(got 0.02\)"):
+    p.write_text(good.replace("learned: {model: sample, seeds: models/report_seeds.yml, min_score: 0.3}", "learned: 0.3"), encoding="utf-8")
+    with pytest.raises(CodebookError, match=r"tagger.learned must be a mapping with the keys model, seeds, min_score, min_cv_f1, families \(got 0.3\)"):
         load_codebook(p)
 
 
@@ -141,8 +140,7 @@ tagger:
     speakrs: [Q]
   learned:
     min_scor: 0.3
-    veto:
-      belw: 0.02
+    famlies: [theme]
 denial:
   contrst: [が、]
 codes:
@@ -174,11 +172,11 @@ def test_a_misspelt_setting_at_every_level_is_reported_with_its_line_and_the_key
         "codebook.yml:13: tagger: unknown key 'skp' (did you mean skip?)",
         "codebook.yml:15: tagger.skip: unknown key 'speakrs' (did you mean speakers?)",
         "codebook.yml:17: tagger.learned: unknown key 'min_scor' (did you mean min_score?)",
-        "codebook.yml:19: tagger.learned.veto: unknown key 'belw' (did you mean below?)",
-        "codebook.yml:21: denial: unknown key 'contrst' (did you mean contrast?)",
-        "codebook.yml:25: A: unknown key 'lable' (did you mean label?)",
-        "codebook.yml:29: A: pattern 'p': unknown key 'socre' (did you mean score?) (use any/all/none/phrase/tokens/near)",
-        "codebook.yml:30: A: pattern 'q': unknown key 'anyy' (did you mean any?)",
+        "codebook.yml:18: tagger.learned: unknown key 'famlies' (did you mean families?)",
+        "codebook.yml:20: denial: unknown key 'contrst' (did you mean contrast?)",
+        "codebook.yml:24: A: unknown key 'lable' (did you mean label?)",
+        "codebook.yml:28: A: pattern 'p': unknown key 'socre' (did you mean score?) (use any/all/none/phrase/tokens/near)",
+        "codebook.yml:29: A: pattern 'q': unknown key 'anyy' (did you mean any?)",
     ])
 
 

@@ -95,6 +95,26 @@ def test_killed_code_run_leaves_the_store_as_it_was(project, sig):
     assert CliRunner().invoke(cli, ["code", "--project", str(project)], catch_exceptions=False).exit_code == 0
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to see the parsing workers start")
+def test_workers_end_when_their_parent_is_killed(project):
+    for i in range(4):
+        (project / "transcripts" / f"big{i}.md").write_text(transcript_text(huge_body(300_000), id=f"JP-BIG{i}"), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "code", "--jobs", "2", "--project", str(project)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and len(_children(proc.pid)) < 2:
+        time.sleep(0.02)
+    workers = _children(proc.pid)
+    assert proc.poll() is None and workers, "the run ended before its workers started parsing"
+    time.sleep(0.5)  # past the workers' start-up
+    proc.kill()  # the parent alone, as the out-of-memory killer does
+    proc.wait(timeout=60)
+    _wait_gone(workers, timeout=3)  # well before they would finish parsing and find no one to report to
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
+             and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")]
+    assert alive == [], "parsing workers outlived their parent"
+
+
 def test_two_commands_at_once_get_a_clear_message(project):
     (project / "transcripts" / "a.md").write_text(transcript_text("A: 共願が多い。\n", id="JP-A"), encoding="utf-8")
     assert CliRunner().invoke(cli, ["validate", "--no-names", "--project", str(project)]).exit_code == 0
