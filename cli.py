@@ -827,9 +827,10 @@ def evaluate(project: Path, gold: Path, by: str, fmt: str, output: Path | None, 
               help="Another project folder coded with the same codebook whose confirmed codings join the examples (repeatable).")
 def train(project: Path, coders, output: Path | None, jobs: int, also):
     """Train the learned suggester on the reviewed codings (accepted + manual): one logistic
-    regression per code over each paragraph's Sudachi-normalised words, thresholds chosen by
-    cross-validation over transcripts. The next code run adds its suggestions to the rules',
-    each marked model:<score>.
+    regression per code over each paragraph's Sudachi-normalised words, ja_ginza's word vectors,
+    closeness to each code's definition and seed passages, and its rules' firing; thresholds
+    chosen by cross-validation over transcripts. The next code run lets it decide the codes it
+    knows, each suggestion marked model:<probability>.
 
     Example: python cli.py train --coder team
              python cli.py train --coder team --also ../second-study

@@ -92,6 +92,7 @@ class Evaluation:
     code_family: Mapping[str, str]  # code → family, for the codes evaluated
     skipped: tuple[str, ...] = ()  # families the gold coder never used
     source: str = ""  # what made the suggestions (rules, learned suggester)
+    calibration: tuple["Band", ...] = ()  # paragraph level: how often a suggestion is right, by its score
 
     def as_dict(self) -> dict:
         return {
@@ -99,6 +100,7 @@ class Evaluation:
             "units": dict(self.units),
             "skipped_families": list(self.skipped),
             "source": self.source,
+            "calibration": [b.as_dict() for b in self.calibration],
             "levels": {
                 lv: {
                     "families": {f: s.as_dict() for f, s in self.families[lv].items()},
@@ -107,6 +109,29 @@ class Evaluation:
                 for lv in self.families
             },
         }
+
+
+@dataclass(frozen=True)
+class Band:
+    """Paragraph × code suggestions whose score (the highest of the code's suggestions in the
+    paragraph) lies in [low, high), and how many of them the gold coder also coded."""
+
+    low: float
+    high: float
+    units: int
+    right: int
+
+    @property
+    def precision(self) -> float | None:
+        return self.right / self.units if self.units else None
+
+    def as_dict(self) -> dict:
+        p = self.precision
+        return {"from": self.low, "to": self.high, "units": self.units, "right": self.right,
+                "precision": None if p is None else round(p, 4)}
+
+
+BANDS = (0.0, 0.3, 0.5, 0.7, 0.9, 1.0)
 
 
 def family_codes(cb: Codebook, family: str) -> list[str]:
@@ -144,12 +169,15 @@ def evaluate(
     predicted: Iterable[Span],
     *,
     levels: Sequence[Level] = LEVELS,
+    scores: Sequence[float] | None = None,
 ) -> Evaluation:
     """Compare predicted spans (the tagger's suggestions) with the gold coder's confirmed codings.
 
     ``gold``: codings (accepted and manual count; rejected ones are ignored); ``predicted``:
-    ``(transcript_id, start, end, code_id)``. Transcripts: those the gold mentions.
+    ``(transcript_id, start, end, code_id)``, with ``scores`` (one per predicted span) for the
+    calibration table. Transcripts: those the gold mentions.
     """
+    predicted = list(predicted)
     gold = [g for g in gold if g.status in CONFIRMED]
     mentioned = {g.transcript_id for g in gold}
     ts = [t for t in transcripts if t.id in mentioned]
@@ -176,7 +204,36 @@ def evaluate(
             per_code[c] = Scores(tp, fp, fn, len(units) - tp - fp - fn)
         codes[level] = per_code
         families[level] = {f: sum((s for c, s in per_code.items() if code_family[c] == f), Scores()) for f in fams}
-    return Evaluation(tuple(t.id for t in ts), units_n, families, codes, code_family, skipped)
+    calibration: tuple[Band, ...] = ()
+    if scores is not None:
+        calibration = _calibration(cb, ts, gold_spans, predicted, scores, set(code_family))
+    return Evaluation(tuple(t.id for t in ts), units_n, families, codes, code_family, skipped, calibration=calibration)
+
+
+def _calibration(cb: Codebook, ts: Sequence[Transcript], gold_spans: Sequence[Span], predicted: Sequence[Span],
+                 scores: Sequence[float], codes: set[str]) -> tuple[Band, ...]:
+    """Per score band: the paragraph × code suggestions in it and how many the gold has."""
+    units = _units(ts, "paragraph")
+    g = _labels(units, gold_spans)
+    best: dict[tuple[int, str], float] = {}
+    by_t: dict[str, list[int]] = {}
+    for i, (tid, _, _) in enumerate(units):
+        by_t.setdefault(tid, []).append(i)
+    for (tid, start, end, code), score in zip(predicted, scores):
+        c = cb.eval_code(code)
+        if c not in codes:
+            continue
+        for i in by_t.get(tid, []):
+            _, a, b = units[i]
+            if start < max(b, a + 1) and end > a:
+                best[(i, c)] = max(score, best.get((i, c), 0.0))
+    out = []
+    for k in range(len(BANDS) - 1):
+        lo, hi = BANDS[k], BANDS[k + 1]
+        last = k == len(BANDS) - 2
+        inside = [(i, c) for (i, c), s in best.items() if lo <= s and (s < hi or (last and s <= hi))]
+        out.append(Band(lo, hi, len(inside), sum(1 for i, c in inside if c in g[i])))
+    return tuple(reversed(out))
 
 
 # ---------------------------------------------------------------- gold files
@@ -272,6 +329,14 @@ def report_markdown(
                 b = (old.get("codes") or {}).get(c, {}) if baseline is not None else None
                 lines.append(f"| {c} {cb[c].label[:20]} | {s.tp} | {s.fp} | {s.fn} | " + " | ".join(_cells(s, b)) + " |")
             lines.append("")
+    if ev.calibration:
+        lines += ["### calibration (paragraph level)", "",
+                  "Paragraph × code suggestions by their score (the highest of the code's suggestions in the "
+                  "paragraph), and the share the gold coder also coded.", "",
+                  "| score | suggestions | right | share right |", "|---|--:|--:|--:|"]
+        for b in ev.calibration:
+            lines.append(f"| {b.low:.1f}–{b.high:.1f} | {b.units} | {b.right} | {_fmt(b.precision)} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -290,6 +355,9 @@ def report_text(ev: Evaluation, cb: Codebook, *, by: Literal["family", "code"] =
         for name, s in rows:
             out.append(f"{name:<12} {s.tp:>4} {s.fp:>4} {s.fn:>4} {_fmt(s.precision):>5} {_fmt(s.recall):>5} "
                        f"{_fmt(s.f1):>5} {_fmt(s.kappa):>5}")
+    if ev.calibration:
+        out += ["", "calibration (paragraph level): score band, suggestions, share the gold also has"]
+        out += [f"  {b.low:.1f}–{b.high:.1f} {b.units:>6} {_fmt(b.precision):>5}" for b in ev.calibration]
     return "\n".join(out) + "\n"
 
 
@@ -321,5 +389,6 @@ def evaluate_project(p: Project, gold_path: Path | str, *, min_score: float = 0.
     gold = read_codings_csv(gold_path, allow_suggested=False)
     check_gold(gold, p.transcripts, p.codebook, str(gold_path))
     tagger = Tagger(p.codebook, normalise=normaliser(p.nlp_settings()))
-    preds = [(s.transcript_id, s.start, s.end, s.code_id) for s in tag_fresh(p, jobs=jobs, tagger=tagger) if s.score >= min_score]
-    return replace(evaluate(p.codebook, p.transcripts, gold, preds), source=tagger.source)
+    sugg = [s for s in tag_fresh(p, jobs=jobs, tagger=tagger) if s.score >= min_score]
+    preds = [(s.transcript_id, s.start, s.end, s.code_id) for s in sugg]
+    return replace(evaluate(p.codebook, p.transcripts, gold, preds, scores=[s.score for s in sugg]), source=tagger.source)

@@ -121,22 +121,32 @@ def ginza_vectors() -> Vectors | None:
 # ---------------------------------------------------------------- features
 def content_words(tokens: Iterable) -> list[str]:
     """Normalised forms of a window's content words, in order."""
-    return [t.norm_ for t in tokens if t.pos_ in CONTENT_POS and t.norm_ and not t.norm_.isdigit()]
+    return content_words_of([t.norm_ for t in tokens], [t.pos_ for t in tokens])
+
+
+def content_words_of(norms: Sequence[str], pos: Sequence[str]) -> list[str]:
+    """:func:`content_words` of tokens given as their ``norm_`` and ``pos_`` lists."""
+    return [n for n, p in zip(norms, pos) if p in CONTENT_POS and n and not n.isdigit()]
 
 
 def features(tokens: Iterable) -> set[str]:
     """Binary bag-of-words features of a window of tokens (``norm_`` + ``pos_``)."""
+    tokens = list(tokens)
+    return features_of([t.norm_ for t in tokens], [t.pos_ for t in tokens])
+
+
+def features_of(norms: Sequence[str], pos: Sequence[str]) -> set[str]:
+    """:func:`features` of tokens given as their ``norm_`` and ``pos_`` lists: content words and
+    pairs of neighbouring ones (particles and auxiliaries between them do not break a pair)."""
     out: set[str] = set()
     prev = None
-    for t in tokens:
-        pos = t.pos_
-        norm = t.norm_
-        if pos in CONTENT_POS and norm and not norm.isdigit():
+    for norm, p in zip(norms, pos):
+        if p in CONTENT_POS and norm and not norm.isdigit():
             out.add(norm)
             if prev is not None:
                 out.add(f"{prev}+{norm}")
             prev = norm
-        elif pos not in ("ADP", "AUX", "PART", "SCONJ"):
+        elif p not in ("ADP", "AUX", "PART", "SCONJ"):
             prev = None
     return out
 
@@ -150,11 +160,18 @@ class Window:
 
 
 def window(tokens: Sequence, vectors: Vectors | None = None) -> Window:
+    """What the model reads of these tokens."""
+    tokens = list(tokens)
+    return window_of([t.norm_ for t in tokens], [t.pos_ for t in tokens], vectors)
+
+
+def window_of(norms: Sequence[str], pos: Sequence[str], vectors: Vectors | None = None) -> Window:
+    """:func:`window` of tokens given as their ``norm_`` and ``pos_`` lists (no token objects)."""
     import numpy as np
 
     vectors = vectors if vectors is not None else ginza_vectors()
-    vec = vectors.mean(content_words(tokens)) if vectors is not None else np.zeros(300, dtype="float32")
-    return Window(frozenset(features(tokens)), vec)
+    vec = vectors.mean(content_words_of(norms, pos)) if vectors is not None else np.zeros(300, dtype="float32")
+    return Window(frozenset(features_of(norms, pos)), vec)
 
 
 # ---------------------------------------------------------------- the model

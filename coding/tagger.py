@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
 from .codebook import Codebook
-from .learn import features, resolve_model, window
+from .learn import Window, features_of, resolve_model, window_of
 from .rules import SURFACE, Rule
 from .transcripts import Transcript, split_sentences
 
@@ -249,6 +249,7 @@ class Tagger:
                     self._uses_tokens = True
         # denial is read only when some code takes it into account (``deny``)
         self._uses_denial = bool(self.denial) and any(codebook[p.code_id].deny for p in self.patterns)
+        self._windows: dict[int, tuple] = {}  # see _window()
         # the model's codes this tagger suggests (a tagger for a few codes scores only those)
         self._known_model_codes = [] if model is None else [
             c for c in model.codes if c in codebook and codebook[c].codable and model.cv_f1(c) >= self.min_cv_f1]
@@ -444,11 +445,26 @@ class Tagger:
         """Suggestions for every sentence segment of ``transcript`` (``docs``: one per paragraph)."""
         out: list[Suggestion] = []
         region = transcript.attributes.get("region")
+        self._windows = {}  # what the model read of each paragraph, for model_codes() of the same docs
         for para, doc in zip(transcript.paragraphs, docs):
             if self.skipped(para):
                 continue
             out.extend(s for s in self.tag_paragraph(transcript.id, para, doc) if self.allowed(s.code_id, region))
         return out
+
+    def _window(self, doc) -> tuple[Window, list[str], list[str]]:
+        """(the model's window, norms, POS) of a paragraph doc, worked out once per tagging."""
+        got = self._windows.get(id(doc))
+        if got is not None and got[0] is doc:
+            return got[1]
+        arrays = getattr(doc, "arrays", None)
+        if arrays is not None:  # a LexDoc: its lists, no token objects
+            norms, pos = list(arrays()[4]), list(doc.pos_tags())
+        else:
+            norms, pos = [t.norm_ for t in doc], [t.pos_ for t in doc]
+        value = (window_of(norms, pos), norms, pos)
+        self._windows[id(doc)] = (doc, value)
+        return value
 
     def skipped(self, para) -> bool:
         """True for a paragraph the tagger leaves alone (``tagger.skip``)."""
@@ -546,10 +562,11 @@ class Tagger:
         for para, doc in zip(transcript.paragraphs, docs):
             if self.skipped(para) or len(doc) == 0:
                 continue
-            scores = model.scores(window(list(doc)), (), codes)
+            scores = model.scores(self._window(doc)[0], (), codes)
             for c in codes:
                 if scores[c] >= model.thresholds[c] and scores[c] >= self.min_model_score:
                     out.setdefault(c, []).append(para.index)
+        self._windows = {}
         return out
 
     def _add_model(self, transcript_id: str, para, doc, rules: list[Suggestion]) -> list[Suggestion]:
@@ -562,8 +579,8 @@ class Tagger:
         known = self._known_model_codes
         learned = {r.code_id: cb.eval_code(r.code_id) for r in rules}
         hits = {m for m in learned.values() if m is not None}
-        tokens = list(doc)
-        pscores = model.scores(window(tokens), hits, known)
+        win, norms, pos = self._window(doc)
+        pscores = model.scores(win, hits, known)
         out = []
         for r in rules:
             m = learned[r.code_id]
@@ -576,13 +593,14 @@ class Tagger:
         if not add:
             return out
         sents = []
+        tokens = list(doc)
         tstarts = [t.idx for t in tokens]
         tends = [t.idx + len(t.text) for t in tokens]
         for seg in split_sentences(para):
             a, b = seg.start - para.start, seg.end - para.start
             lo, hi = bisect.bisect_right(tends, a), bisect.bisect_left(tstarts, b)  # tokens overlapping [a, b)
             if lo < hi:
-                sents.append((seg, lo, hi, model.scores(window(tokens[lo:hi]), (), add)))
+                sents.append((seg, lo, hi, model.scores(window_of(norms[lo:hi], pos[lo:hi]), (), add)))
         if not sents:
             return out
         pfold = fold(para.text)
@@ -595,9 +613,9 @@ class Tagger:
                 if cb[c].kind in self.absent_kinds and self._lacks(_context(toks)):
                     continue
                 p = pscores[c]
-                words = {f for f in features(toks) if "+" not in f and model.weight(c, f) > 0}
+                words = {f for f in features_of(norms[lo:hi], pos[lo:hi]) if "+" not in f and model.weight(c, f) > 0}
                 matched, at = matched_runs(seg.text, seg.start - para.start, tstarts[lo:hi], tends[lo:hi],
-                                           [k for k, t in enumerate(toks) if t.norm_ in words])
+                                           [k for k, n in enumerate(norms[lo:hi]) if n in words])
                 out.append(Suggestion(transcript_id, seg.start, seg.end, seg.text, c, (f"model:{p:.2f}",), matched,
                                       round(p, 4), para.index, at))
         return out

@@ -10,7 +10,6 @@ import yaml
 from click.testing import CliRunner
 
 from cli import cli
-from coding.codebook import load_codebook
 from coding.evaluate import Scores, evaluate, paragraph_gold
 from coding.project import Project
 from coding.store import Coding
@@ -112,6 +111,22 @@ def test_evaluate_units_families_and_findings_as_themes(project, write):
     assert p.codebook.eval_code("図表32-2/日本/※") == "図表32-2" and p.codebook.eval_code("課題") is None
 
 
+def test_calibration_bands_take_the_best_score_per_paragraph_and_code(project, write):
+    write("a.md", "A: 共願が多い。出願費用も高い。\n\nA: 展示会は効果がない。\n\nA: 人が足りない。\n", id="JP-A")
+    p = Project.open(project)
+    a, b, c = p.transcripts[0].paragraphs
+    s1, s2 = [s for s in p.transcripts[0].segments() if s.paragraph == 0]
+    gold = [Coding("JP-A", a.start, a.end, a.text, "課題⑤", "manual", "g"),
+            Coding("JP-A", c.start, c.end, c.text, "課題⑧", "manual", "g")]
+    preds = [("JP-A", s1.start, s1.end, "課題⑤"), ("JP-A", s2.start, s2.end, "課題⑤"),  # one unit, best 0.95
+             ("JP-A", b.start, b.end, "課題①"), ("JP-A", c.start, c.end, "課題⑧")]
+    ev = evaluate(p.codebook, p.transcripts, gold, preds, scores=[0.4, 0.95, 0.92, 0.6])
+    bands = {(band.low, band.high): (band.units, band.right) for band in ev.calibration}
+    assert bands[(0.9, 1.0)] == (2, 1) and bands[(0.5, 0.7)] == (1, 1) and bands[(0.3, 0.5)] == (0, 0)
+    assert ev.as_dict()["calibration"][0] == {"from": 0.9, "to": 1.0, "units": 2, "right": 1, "precision": 0.5}
+    assert evaluate(p.codebook, p.transcripts, gold, preds).calibration == ()  # no scores, no table
+
+
 def test_cli_evaluate_json_and_markdown(project, write, tmp_path):
     write("a.md", "Q: 共願について。\n\nA: 日本企業との共同研究では共願が多く、大学単独のライセンス戦略がとれない。\n", id="JP-A")
     p = Project.open(project)
@@ -124,6 +139,7 @@ def test_cli_evaluate_json_and_markdown(project, write, tmp_path):
     data = json.loads(res.output)
     assert data["transcripts"] == ["JP-A"] and data["units"] == {"paragraph": 2, "segment": 2}
     assert data["levels"]["paragraph"]["codes"]["課題⑤"]["tp"] == 1
+    assert sum(b["units"] for b in data["calibration"]) >= 1  # the suggestion of 課題⑤, by its score
     # an earlier gold file also coded 課題⑧ there, which the tagger misses: recall 0.50 then
     earlier = tmp_path / "earlier.csv"
     earlier.write_text(gold.read_text(encoding="utf-8") + f"JP-A,{para.start},{para.end},{para.text},課題⑧,課題⑧,manual,gold\n",
