@@ -67,7 +67,7 @@ from .errors import ExchangeError
 from .files import all_or_nothing, atomic_write_bytes
 from .project import Project
 from .qdc import (
-    ORIGIN, QCode, add_code_sets, add_code_tree, code_name, guid, guid_index, map_code, norm_guid,
+    ORIGIN, QCode, add_code_sets, add_code_tree, guid, guid_index, map_code, norm_guid,
     read_codes,
 )
 from .store import AUTO, CODER_RE, Coding, check_coder, codings_dir, reanchor, record_decisions

@@ -132,7 +132,7 @@ def test_names_in_every_written_form_are_found_and_never_published(project):
     assert "R&D の話は別" in tables  # a term, not a name, is left alone
     res = CliRunner().invoke(cli, ["validate", "--project", str(project)], catch_exceptions=False)
     for form in ["Taro Yamada", "ﾄｳﾎｸ大学", "東北大", "日立 製作所"]:
-        assert f"f.md:" in res.output and f": {form} (" in res.output, form
+        assert "f.md:" in res.output and f": {form} (" in res.output, form
 
 
 def test_a_front_matter_org_that_is_not_a_pseudonym_is_a_name(project):

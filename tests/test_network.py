@@ -2,13 +2,11 @@
 filters, communities, the summary, and the exporters' round trips."""
 from __future__ import annotations
 
-import io
 import json
 import re
 import warnings
 from pathlib import Path
 
-import networkx as nx
 import pytest
 from click.testing import CliRunner
 from lxml import etree

@@ -10,7 +10,6 @@ import re
 import shutil
 import time
 import tracemalloc
-import uuid
 import zipfile
 import xml.etree.ElementTree as ET
 
@@ -23,9 +22,10 @@ from cli import cli
 from coding.errors import ExchangeError
 from coding.project import Project, project_tables
 from coding.qdpx import (
-    CONVENTIONS, MAX_MEMBER, NS, QdpxError, build_qdpx, code_name, export_qdpx, import_qdpx, map_code, plan_import,
+    CONVENTIONS, MAX_MEMBER, NS, QdpxError, build_qdpx, export_qdpx, import_qdpx, map_code, plan_import,
     read_qdpx,
 )
+from coding.qdc import code_name
 from coding.review import save_decisions
 from coding.store import Coding, Store
 

@@ -8,7 +8,7 @@ import pytest
 
 from coding.errors import StoreError
 from coding.project import Project, code_project, export_codings, import_codings
-from coding.store import COLUMNS, Store
+from coding.store import COLUMNS
 
 BODY = ("A: 必然的に日本企業が多くなり、海外からの問い合わせは多くない。\n\n"
         "A: 共同研究になってしまうと成果が共同発明になり、共有特許になってしまう。\n\n"

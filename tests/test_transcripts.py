@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from coding.errors import TranscriptError
-from coding.transcripts import read_transcript, read_transcripts, split_sentences
+from coding.transcripts import read_transcript, read_transcripts
 
 from conftest import transcript_text
 
