@@ -670,7 +670,8 @@ def import_codings_cmd(project: Path, file: Path, coder: str | None):
 @project_option(lock=False)
 @click.option("--format", "fmt", type=click.Choice(["xlsx"]), default="xlsx", show_default=True)
 @output_option("Workbook to write.", default=Path("review.xlsx"), show_default=True)
-@click.option("--coder", help="Only suggestions this person has not decided yet (default: those nobody decided).")
+@click.option("--coder", help="Only suggestions this person has not decided yet, after this person's decisions to "
+                               "re-check (default: the suggestions nobody decided).")
 @click.option("--compare", multiple=True, help="Instead: the disagreements of these two coders, for adjudication (give twice).")
 @click.option("--transcript", "transcripts", multiple=True, help="Only these transcripts (repeatable).")
 @click.option("--sort", type=click.Choice(["score", "position"]), default="score", show_default=True,
@@ -872,7 +873,9 @@ def train(project: Path, coders, output: Path | None, jobs: int, also):
 def serve(project: Path, coder: str, port: int, compare, open_browser: bool, sort: str, lang: str | None):
     """Review in the browser: a local page (127.0.0.1 only) shows each transcript with its
     suggestions highlighted; accept (a), reject (r), change (c) or add (m) codes with the keyboard.
-    The page is in Japanese unless --lang en (or the codebook's lang: en) says English.
+    Decisions whose words were edited since are marked for a re-check (decide again, or drop with
+    d); those whose passage is gone are listed above the text, to drop or re-attach to the words
+    selected. The page is in Japanese unless --lang en (or the codebook's lang: en) says English.
 
     Every decision is saved to codings/<coder>.csv the moment it is made, so closing the window
     loses nothing; the project is locked only while a decision is written. Press ? on the page for

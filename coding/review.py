@@ -733,9 +733,8 @@ class ReviewSession:
         self.lock = threading.Lock()
         self.token = secrets.token_urlsafe(24)
 
-    def _items(self, store: Store, tid: str | None = None) -> dict[str, list[dict]]:
-        by_id = self.p.by_id if tid is None else {tid: self.p.by_id[tid]}
-        anchored = [r for r in store.anchored(by_id) if r.anchor != "stale"]
+    def _items(self, store: Store, by_id: Mapping[str, Transcript]) -> dict[str, list[dict]]:
+        anchored = [r for r in store.anchored(by_id) if r.anchor != "stale" and r.transcript_id in by_id]
         mine = {r.key: r for r in anchored if r.coder == self.coder}
         others: dict[tuple, dict[str, str]] = {}
         for r in anchored:
@@ -755,19 +754,33 @@ class ReviewSession:
                 "matched": list(words), "marks": [list(m) for m in matched_spans(text, words, at)],
                 "score": s.score if s else None,
                 "quote": bool(d and d.quote), "memo": d.memo if d else "", "others": others.get(key, {}),
+                # re-attached after the words were edited inside: to confirm, reject or drop
+                "recheck": bool(d and d.anchor == "recheck"), "was": d.was if d else "",
             })
         return out
 
+    def _stale(self, store: Store, by_id: Mapping[str, Transcript]) -> dict[str, list[dict]]:
+        """The coder's decisions whose passage is gone, by transcript, as written."""
+        out: dict[str, list[dict]] = {t: [] for t in by_id}
+        for r in store.anchored(by_id):
+            if r.coder == self.coder and r.anchor == "stale" and r.transcript_id in by_id:
+                out[r.transcript_id].append({"start": r.start, "end": r.end, "code": r.code_id, "text": r.text,
+                                             "status": r.status, "quote": r.quote, "memo": r.memo})
+        return out
+
     def state(self) -> dict:
-        """Transcripts with their pending counts, and the codebook, for the page's first load."""
+        """Transcripts with their counts (pending suggestions, decisions to re-check, stale ones),
+        and the codebook, for the page's first load."""
         store = Store.open(self.root)
-        items = self._items(store)
+        by_id = self.p.by_id
+        items, stale = self._items(store, by_id), self._stale(store, by_id)
         cb = self.p.codebook
         return {
             "coder": self.coder, "compare": list(self.compare),
             "file": f"codings/{self.coder}.csv",
             "transcripts": [{"id": t.id, "org": t.attributes.get("org", ""), "region": t.attributes.get("region", ""),
-                             "items": len(items[t.id]), "pending": sum(1 for i in items[t.id] if i["status"] == "pending")}
+                             "items": len(items[t.id]), "pending": sum(1 for i in items[t.id] if i["status"] == "pending"),
+                             "recheck": sum(1 for i in items[t.id] if i["recheck"]), "stale": len(stale[t.id])}
                             for t in self.p.transcripts],
             "codes": [{"id": c.id, "label": c.label, "kind": c.kind, "definition": c.definition, "codable": c.codable,
                        "parent": c.parent or "", "phrases": code_phrases(c)} for c in cb.codes.values()],
@@ -777,41 +790,61 @@ class ReviewSession:
         t = self.p.by_id.get(tid)
         if t is None:
             raise StoreError(f"unknown transcript id '{tid}'")
-        items = self._items(Store.open(self.root), tid)[tid]
+        store = Store.open(self.root)
+        by_id = {tid: t}
+        items = self._items(store, by_id)[tid]
         return {
             "id": t.id, "org": t.attributes.get("org", ""), "attributes": dict(t.attributes), "body": t.body,
             "paragraphs": [{"start": p.start, "end": p.end, "speaker": p.speaker or ""} for p in t.paragraphs],
             "segments": [[s.start, s.end] for s in t.segments()],
             "items": items, "pending": sum(1 for i in items if i["status"] == "pending"),
+            "recheck": sum(1 for i in items if i["recheck"]), "stale": self._stale(store, by_id)[tid],
         }
 
     def decide(self, req: Mapping) -> dict:
-        """Apply one action from the page and save it at once; returns the transcript afresh."""
+        """Apply one action from the page and save it at once; returns the transcript afresh.
+
+        Besides accept, reject, change, add, quote and memo on a span: ``drop`` removes the
+        coder's decision to re-check (at the span it was re-attached to) or stale decision (at the
+        span it was written with); ``reattach`` puts a stale decision — its status, quote and memo
+        — on the span ``to_start``..``to_end`` and drops it."""
         cb = self.p.codebook
         tid = str(req.get("transcript_id", ""))
         t = self.p.by_id.get(tid)
         if t is None:
             raise StoreError(f"unknown transcript id '{tid}'")
-        try:
-            start, end = int(req["start"]), int(req["end"])
-        except (KeyError, TypeError, ValueError):
-            raise StoreError("start and end must be integers") from None
-        if not 0 <= start < end <= len(t.body):
-            raise StoreError(f"{tid}: span {start}..{end} is outside the text ({len(t.body)} characters)")
+        start, end = _span(req, "start", "end")
         code = str(req.get("code_id", ""))
         action = str(req.get("action", ""))
         to = req.get("to")
-        for c in (code, to) if action == "change" else (code,):
+        # a stale decision keeps the offsets it was written with, which may lie beyond the text now
+        if action not in ("drop", "reattach") and not 0 <= start < end <= len(t.body):
+            raise StoreError(f"{tid}: span {start}..{end} is outside the text ({len(t.body)} characters)")
+        target = None
+        if action == "reattach":
+            target = _span(req, "to_start", "to_end")
+            if not 0 <= target[0] < target[1] <= len(t.body):
+                raise StoreError(f"{tid}: span {target[0]}..{target[1]} is outside the text ({len(t.body)} characters)")
+        named = (code, to) if action == "change" else () if action == "drop" else (code,)  # a code gone may be dropped
+        for c in named:
             if c not in cb.codes:
                 raise StoreError(f"unknown code id '{c}'")
             if not cb.codes[c].codable and action in ("add", "change", "accept"):
                 raise StoreError(f"'{c}' is a group, not a codable code")
+        drop: list[tuple[str, int, int, str]] = []
         with self.lock:
             store = Store.open(self.root)
             sugg = {s.key for s in store.suggestions}
-            mine = {r.key: r for r in store.anchored(self.p.by_id) if r.coder == self.coder and r.anchor != "stale"}
+            anchored = [r for r in store.anchored(self.p.by_id) if r.coder == self.coder]
+            mine = {r.key: r for r in anchored if r.anchor != "stale"}
             current = mine.get((tid, start, end, code))
-            if action in ("quote", "memo"):
+            if action in ("drop", "reattach"):
+                gone = self._again(anchored, mine, (tid, start, end, code), action)
+                drop = [gone.key]
+                rows = [] if target is None else [
+                    Coding(tid, target[0], target[1], t.body[target[0]:target[1]], code, gone.status, self.coder,
+                           quote=gone.quote, memo=gone.memo)]
+            elif action in ("quote", "memo"):
                 if current is None:
                     raise StoreError("decide on the coding first (accept or add it), then mark a quote or write a memo")
                 quote = (not current.quote) if action == "quote" else current.quote
@@ -825,11 +858,36 @@ class ReviewSession:
                 raise StoreError(f"unknown action '{action}'")
             # the project is locked only while writing: the page runs beside other commands
             with ProjectLock(self.root, what=f"serve: saving {self.coder}'s decision", wait=30.0):
-                path = save_decisions(self.p, self.coder, rows)
+                path = save_decisions(self.p, self.coder, rows, drop=drop)
         out = self.transcript(tid)
         out["saved"] = {"file": str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path),
-                        "rows": [{"code": r.code_id, "status": r.status, "quote": r.quote} for r in rows]}
+                        "rows": [{"code": r.code_id, "status": r.status, "quote": r.quote} for r in rows],
+                        "dropped": [{"code": k[3], "start": k[1], "end": k[2]} for k in drop]}
         return out
+
+    def _again(self, anchored: Sequence[Coding], mine: Mapping[tuple, Coding], key: tuple[str, int, int, str],
+               action: str) -> Coding:
+        """The decision a ``drop`` or ``reattach`` request names: the coder's stale decision at
+        ``key`` (as written), or for ``drop`` also one to re-check (where it was re-attached)."""
+        kinds = ("stale", "recheck") if action == "drop" else ("stale",)
+        for r in anchored:
+            if r.key == key and r.anchor in kinds:
+                return r
+        tid, start, end, code = key
+        what = "decision to re-check or whose passage is gone" if action == "drop" else "decision whose passage is gone"
+        if key in mine:
+            how = "reject it instead" if action == "drop" else "decide on it where it is"
+            raise StoreError(f"{self.coder}'s decision on {code} at {tid} {start}..{end} is not a {what}: only such a "
+                             f"decision can be {'dropped' if action == 'drop' else 're-attached'} ({how})")
+        raise StoreError(f"{self.coder} has no {what} on {code} at {tid} {start}..{end}")
+
+
+def _span(req: Mapping, a: str, b: str) -> tuple[int, int]:
+    """Two offsets of a request, as integers."""
+    try:
+        return int(req[a]), int(req[b])
+    except (KeyError, TypeError, ValueError):
+        raise StoreError(f"{a} and {b} must be integers") from None
 
 
 def code_phrases(code) -> list[str]:

@@ -477,3 +477,16 @@ def test_a_row_to_look_at_again_belongs_to_its_coder(edited, tmp_path):
     _add_rows(out, [{"transcript_id": "JP-B", "segment": "共有特許", "code_id": "課題①", "decision": "削除"}])
     res = run("import", "review", out, "--coder", "hanako", "--project", edited)
     assert "adds a coding; '削除' has nothing to drop" in res.output
+
+
+def test_the_sheets_words_are_there_in_both_languages():
+    from coding.i18n import CHECK_WORDS, HOWTO, VALIDATION, check_kind, check_text
+
+    assert set(VALIDATION["ja"]) == set(VALIDATION["en"]) and set(CHECK_WORDS["ja"]) == set(CHECK_WORDS["en"])
+    assert all(len(m[k]) <= 255 for m in VALIDATION.values() for k in m)  # Excel's limit for a prompt
+    assert len(HOWTO["ja"]) == len(HOWTO["en"])
+    for lang in ("ja", "en"):  # a check cell of either language is read back as what it says
+        assert check_kind(check_text("recheck", "元の文。", "accepted", lang)) == "recheck"
+        assert check_kind(check_text("recheck", "", "rejected", lang)) == "recheck"
+        assert check_kind(check_text("stale", "", "manual", lang)) == "stale"
+    assert check_kind("") is None and check_kind("メモ") is None
