@@ -81,7 +81,7 @@ def test_edited_transcript_reanchors_or_keeps_stale(coded, write):
     moved = resolved[0]
     assert p.by_id["JP-B"].body[moved.start:moved.end] == a["text"]
     kept = (coded / "codings" / "hanako.csv").read_text(encoding="utf-8")
-    assert "専門人材が慢性的に不足している。" in kept  # the stale decision is never dropped
+    assert "専門人材が慢性的に不足している。" in kept  # the stale decision is kept until a person drops it
 
 
 @pytest.mark.parametrize(
