@@ -670,7 +670,8 @@ def import_codings_cmd(project: Path, file: Path, coder: str | None):
 @project_option(lock=False)
 @click.option("--format", "fmt", type=click.Choice(["xlsx"]), default="xlsx", show_default=True)
 @output_option("Workbook to write.", default=Path("review.xlsx"), show_default=True)
-@click.option("--coder", help="Only suggestions this person has not decided yet (default: those nobody decided).")
+@click.option("--coder", help="Only suggestions this person has not decided yet, after this person's decisions to "
+                               "re-check (default: the suggestions nobody decided).")
 @click.option("--compare", multiple=True, help="Instead: the disagreements of these two coders, for adjudication (give twice).")
 @click.option("--transcript", "transcripts", multiple=True, help="Only these transcripts (repeatable).")
 @click.option("--sort", type=click.Choice(["score", "position"]), default="score", show_default=True,
@@ -682,6 +683,8 @@ def export_review_cmd(project: Path, fmt: str, output: Path, coder: str | None, 
     the code's definition and a decision drop-down (採用 / 不採用 / 変更 → <code>, or with --lang en
     accept / reject / change to <code id>); rows added at the end record codes the tagger missed.
 
+    With --coder the sheet first lists that coder's decisions whose passage was edited since
+    (column 確認 / check: words edited, or passage gone), to decide again or drop (削除 / drop).
     Fill it in Excel or LibreOffice, then: import review FILE --coder NAME. With --compare A
     --compare B the rows are A's and B's disagreements, to be settled as coder 'adjudicated'.
 
@@ -696,7 +699,8 @@ def export_review_cmd(project: Path, fmt: str, output: Path, coder: str | None, 
     res = export_review(p, output, coder=coder, compare=tuple(compare), transcripts=list(transcripts) or None, sort=sort,
                         lang=lang)
     what = f"disagreement(s) of {compare[0]} and {compare[1]}" if compare else "suggestion(s) to review"
-    click.echo(f"wrote {output}: {res.items} {what}")
+    checks = f", and first {res.checks} decision(s) whose passage was edited, to re-check or drop" if res.checks else ""
+    click.echo(f"wrote {output}: {res.items} {what}{checks}")
     if res.no_suggestions:
         click.echo("no suggestions yet: run python cli.py code first")
 
@@ -708,7 +712,9 @@ def export_review_cmd(project: Path, fmt: str, output: Path, coder: str | None, 
 def import_review_cmd(project: Path, file: Path, coder: str):
     """Apply a filled review sheet: 採用 / 不採用 / 変更 → <code> (or accept / reject / change to
     <code id>, a sheet of either language) become this coder's decisions, added rows become manual
-    codings; rows left empty stay pending. A malformed sheet is refused whole, naming the row.
+    codings; rows left empty stay pending. On rows marked in 確認 / check, 削除 / drop removes the
+    decision, and a decision on a 'passage gone' row goes on the words written in its segment
+    cell. A malformed sheet is refused whole, naming the row.
 
     Example: python cli.py import review review-hanako.xlsx --coder hanako
     """
@@ -720,6 +726,7 @@ def import_review_cmd(project: Path, file: Path, coder: str):
     click.echo(
         f"{coder}: {res.accepted} accepted, {res.rejected} rejected, {res.changed} changed, {res.manual} added; "
         f"{res.pending} row(s) left pending; {res.added} new decision(s), {res.updated} updated"
+        + (f"; {res.dropped} dropped, {res.reattached} re-attached" if res.dropped or res.reattached else "")
     )
     click.echo(f"wrote {res.path}")
 
@@ -867,7 +874,9 @@ def train(project: Path, coders, output: Path | None, jobs: int, also):
 def serve(project: Path, coder: str, port: int, compare, open_browser: bool, sort: str, lang: str | None):
     """Review in the browser: a local page (127.0.0.1 only) shows each transcript with its
     suggestions highlighted; accept (a), reject (r), change (c) or add (m) codes with the keyboard.
-    The page is in Japanese unless --lang en (or the codebook's lang: en) says English.
+    Decisions whose words were edited since are marked for a re-check (decide again, or drop with
+    d); those whose passage is gone are listed above the text, to drop or re-attach to the words
+    selected. The page is in Japanese unless --lang en (or the codebook's lang: en) says English.
 
     Every decision is saved to codings/<coder>.csv the moment it is made, so closing the window
     loses nothing; the project is locked only while a decision is written. Press ? on the page for

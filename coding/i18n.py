@@ -57,9 +57,11 @@ SHEETS: Mapping[str, Mapping[str, str]] = {
 COLUMN_NAMES: Mapping[str, Mapping[str, str]] = {
     "ja": {"transcript_id": "記録ID", "org": "組織", "start": "開始位置", "end": "終了位置", "segment": "該当文",
            "paragraph": "段落", "code_id": "コードID", "label": "コード名", "definition": "定義", "matched": "一致した語",
-           "score": "確信度", "decision": "判断", "quote": "引用", "memo": "メモ", "kind": "種類", "parent": "上位コード"},
+           "score": "確信度", "check": "確認", "decision": "判断", "quote": "引用", "memo": "メモ", "kind": "種類",
+           "parent": "上位コード"},
     "en": {name: name for name in ("transcript_id", "org", "start", "end", "segment", "paragraph", "code_id", "label",
-                                   "definition", "matched", "score", "decision", "quote", "memo", "kind", "parent")},
+                                   "definition", "matched", "score", "check", "decision", "quote", "memo", "kind",
+                                   "parent")},
 }
 
 
@@ -75,12 +77,15 @@ def column_of(header: str) -> str | None:
 
 ACCEPT_WORD = {"ja": "採用", "en": "accept"}
 REJECT_WORD = {"ja": "不採用", "en": "reject"}
+DROP_WORD = {"ja": "削除", "en": "drop"}
 YES_WORD = {"ja": "はい", "en": "yes"}
 CHANGE_WORD = {"ja": "変更 → ", "en": "change to "}
 
-# Decision cells of either language: 採用 / accept, 不採用 / reject, 変更 → <code> / change to <code>
+# Decision cells of either language: 採用 / accept, 不採用 / reject, 変更 → <code> / change to <code>,
+# and on a row marked in the check column 削除 / drop
 ACCEPT_WORDS = ("accept", "accepted", "採用", "採択")
 REJECT_WORDS = ("reject", "rejected", "不採用", "却下")
+DROP_WORDS = ("drop", "削除")
 CHANGE_RE = re.compile(r"^\s*(?:change\s+to|変更)\s*(?:→|->|⇒|＞|>)?\s*[:：]?\s*(.+?)\s*$", re.I)
 YES_WORDS = ("yes", "y", "true", "1", "x", "○", "◯", "〇", "はい", "引用")
 
@@ -99,14 +104,60 @@ DECISION_HELP = {
     "ja": "採用・不採用・変更 → <コードID>",
     "en": "accept, reject or change to <code id>",
 }
+DECISION_HELP_CHECK = {  # on a row marked in the check column
+    "ja": "採用・不採用・削除・変更 → <コードID>",
+    "en": "accept, reject, drop or change to <code id>",
+}
+
+# The check column of a coder's sheet: what happened to a decision since it was made. The cell
+# begins with one of these words (an import reads the row's kind from them, in either language),
+# then what was decided.
+CHECK_WORDS: Mapping[str, Mapping[str, str]] = {
+    "ja": {"recheck": "語句が編集されました", "several": "同じ語句が記録の複数の箇所にあります",
+           "stale": "箇所が見つかりません"},
+    "en": {"recheck": "words edited since the decision", "several": "the same words occur in several places",
+           "stale": "passage gone"},
+}
+CHECK_WAS = {"ja": "（元: {was}）", "en": " (was: {was})"}
+CHECK_DECIDED = {"ja": "。前の判断: {status}", "en": "; decided: {status}"}
+
+
+def check_text(kind: str, was: str, status: str, lang: str) -> str:
+    """The check cell of a decision to re-check (``recheck``; ``was``: its words before the
+    edit, empty when its words occur in several places) or whose passage is gone (``stale``)."""
+    words = CHECK_WORDS[lang]
+    if kind == "stale":
+        head = words["stale"]
+    elif was:
+        head = words["recheck"] + CHECK_WAS[lang].format(was=was)
+    else:
+        head = words["several"]
+    return head + CHECK_DECIDED[lang].format(status=STATUS_NAMES[lang].get(status, status))
+
+
+def check_kind(cell: str) -> str | None:
+    """``recheck`` or ``stale`` for a check cell of either language, None for an empty or other one."""
+    text = cell.strip()
+    for words in CHECK_WORDS.values():
+        if text.startswith(words["stale"]):
+            return "stale"
+        if text.startswith((words["recheck"], words["several"])):
+            return "recheck"
+    return None
 
 VALIDATION = {  # the decision drop-down's prompt and error (Excel: title ≤ 32, text ≤ 255 characters)
     "ja": {"input_title": "判断", "input_message": "採用 / 不採用 / 変更 → <コード>。空欄のままなら後で判断します。",
            "error_title": "判断の値ではありません", "error_message": "一覧から 採用・不採用・変更 → <コード> を選んでください。",
-           "code_message": "追加するコード（記録IDと、該当文に記録の語句をそのまま入れてください）"},
+           "code_message": "追加するコード（記録IDと、該当文に記録の語句をそのまま入れてください）",
+           "input_message_check": "採用 / 不採用 / 変更 → <コード>。「確認」に印のある行は 削除 も選べます。"
+                                  "空欄のままなら後で判断します。",
+           "error_message_check": "一覧から 採用・不採用・削除・変更 → <コード> を選んでください。"},
     "en": {"input_title": "decision", "input_message": "accept / reject / change to <code id>; empty = decide later",
            "error_title": "Not a decision", "error_message": "Choose accept, reject or change to <code id> from the list.",
-           "code_message": "the code to add (with transcript_id and the exact words in segment)"},
+           "code_message": "the code to add (with transcript_id and the exact words in segment)",
+           "input_message_check": "accept / reject / change to <code id>; drop (rows marked in check); "
+                                  "empty = decide later",
+           "error_message_check": "Choose accept, reject, drop or change to <code id> from the list."},
 }
 
 HOWTO: Mapping[str, tuple[str, ...]] = {
@@ -123,8 +174,19 @@ HOWTO: Mapping[str, tuple[str, ...]] = {
         "記録の中で一度だけ現れる長さにします）、コードID（一覧から選べます）を入れます。",
         "開始位置と終了位置は空欄のままにします。手動のコーディングとして取り込まれます。",
         "「引用」を「はい」にすると、その文を表の引用に使います。「メモ」は自由に書けます。",
-        "記録ID・開始位置・終了位置・該当文・コードID の列は書き換えないでください。",
-        "英語の語（accept / reject / change to <code id>）でも取り込めます。",
+        "",
+        "コーダーを指定して書き出したシートでは、前に判断した箇所の記録が編集された行が先頭に並び、「確認」列に何が起きたかが書かれています"
+        "（「引用」「メモ」には前の判断の値が入っています）。",
+        "  語句が編集されました（元: …）— 判断した語句が書き換えられ、今の語句に付け直してあります（該当文は今の語句です）。"
+        "採用・不採用・変更で今の語句について判断し直すか、削除を選びます。",
+        "  同じ語句が記録の複数の箇所にあります — この箇所でよいかを確かめて、同じように判断し直します。",
+        "  箇所が見つかりません — 判断した語句が記録から消えました。今の記録で当てはまる語句を該当文にそのまま書き"
+        "（記録の中で一度だけ現れる長さにします）、採用・不採用・変更を選ぶと、その語句に判断を付け直します。",
+        "  削除 — 「確認」列に印のある行だけで選べます。その判断をコーダーのファイルから取り除きます。",
+        "空欄のままの行は、次に書き出すシートにもう一度出てきます。",
+        "",
+        "記録ID・開始位置・終了位置・該当文・コードID の列は書き換えないでください（「箇所が見つかりません」の行の該当文は除きます）。",
+        "英語の語（accept / reject / change to <code id> / drop）でも取り込めます。",
         "記入が終わったら：python cli.py import review このファイル.xlsx --coder あなたの名前",
     ),
     "en": (
@@ -141,8 +203,19 @@ HOWTO: Mapping[str, tuple[str, ...]] = {
         "in 'segment' (copied so they occur once), the code in 'code_id'; leave start and end empty.",
         "It is imported as a manual coding.",
         "'quote' = yes marks the segment as a quote for the tables; 'memo' is free text.",
-        "Do not edit the columns transcript_id, start, end, segment or code_id.",
-        "The Japanese words (採用 / 不採用 / 変更 → <code id>) are read as well.",
+        "",
+        "In a sheet written for a coder, rows whose passage was edited since that coder decided on it come first; "
+        "'check' says what happened ('quote' and 'memo' hold the earlier decision's).",
+        "  words edited since the decision (was: …) — the decision was re-attached to the words as they now read "
+        "('segment'): accept, reject or change to decide on them again, or drop.",
+        "  the same words occur in several places — make sure this is the right place, then decide again.",
+        "  passage gone — the words are no longer in the transcript: write in 'segment' the words as they now read "
+        "(copied exactly, so they occur once) and accept, reject or change to put the decision on them.",
+        "  drop — only on rows marked in 'check': removes that decision from the coder's file.",
+        "Rows left empty come back in the next sheet.",
+        "",
+        "Do not edit the columns transcript_id, start, end, segment or code_id (except 'segment' in a 'passage gone' row).",
+        "The Japanese words (採用 / 不採用 / 変更 → <code id> / 削除) are read as well.",
         "Then: python cli.py import review THIS_FILE.xlsx --coder YOUR_NAME",
     ),
 }
@@ -173,7 +246,7 @@ PAGE: Mapping[str, Mapping[str, str]] = {
         "help": "キー操作",
         "help_j": "次のコーディング（<kbd>↓</kbd>）",
         "help_k": "前のコーディング（<kbd>↑</kbd>）",
-        "help_n": "次の未判断の提案（この記録になければ次の記録へ）",
+        "help_n": "次の未判断の提案か要確認の判断（この記録になければ次の記録へ）",
         "help_o": "並び順：確信度の高い順 ⇄ 本文の順",
         "help_a": "採用 — このコードが当てはまる",
         "help_r": "不採用 — 当てはまらない",
@@ -197,7 +270,7 @@ PAGE: Mapping[str, Mapping[str, str]] = {
         "suggested_no": "なし（人が付けたコーディング）",
         "saved": "保存しました：{rows} → {file}（{time}）",
         "not_saved": "保存できませんでした：{error}",
-        "all_done": "未判断の提案はもうありません。すべて判断済みです。",
+        "all_done": "未判断の提案も要確認の判断ももうありません。すべて判断済みです。",
         "select_first": "先に語句を選んでください",
         "change_title": "「{label}」を別のコードに変更",
         "add_title": "「{text}」にコードを追加",
@@ -206,6 +279,20 @@ PAGE: Mapping[str, Mapping[str, str]] = {
         "cannot_load": "読み込めません：{error}",
         "quote_mark": "引用",
         "saved_quote": "（引用）",
+        "checks_total": " · 要確認 {n} 件",
+        "recheck": "要確認",
+        "recheck_title": "判断の後で語句が編集されました",
+        "recheck_was": "判断したときの語句：",
+        "recheck_several": "同じ語句が記録の複数の箇所にあります。この箇所でよいか確かめてください。",
+        "recheck_hint": "<kbd>a</kbd> 今の語句で採用 · <kbd>r</kbd> 不採用 · <kbd>d</kbd> この判断を削除",
+        "help_d": "要確認の判断（語句が編集されたもの）を削除",
+        "drop_only": "d で削除できるのは要確認の判断だけです",
+        "stale_title": "箇所が見つからない判断（{n} 件）",
+        "stale_hint": "判断した語句が記録から消えました。今の記録で当てはまる語句を選んで「選んだ語句に付け直す」を押すと、"
+                      "同じ判断（引用・メモも）をその語句に付けます。",
+        "drop": "削除",
+        "reattach": "選んだ語句に付け直す",
+        "dropped": "削除しました：{rows} → {file}（{time}）",
     },
     "en": {
         "title": "Review",
@@ -229,7 +316,7 @@ PAGE: Mapping[str, Mapping[str, str]] = {
         "help": "Keys",
         "help_j": "next coding (<kbd>↓</kbd>)",
         "help_k": "previous coding (<kbd>↑</kbd>)",
-        "help_n": "next pending suggestion (then the next transcript with one)",
+        "help_n": "next pending suggestion or decision to re-check (then the next transcript with one)",
         "help_o": "order: most confident suggestion first ⇄ position in the text",
         "help_a": "accept — the code applies",
         "help_r": "reject — it does not",
@@ -253,7 +340,7 @@ PAGE: Mapping[str, Mapping[str, str]] = {
         "suggested_no": "no (a person's coding)",
         "saved": "saved {rows} → {file} at {time}",
         "not_saved": "not saved: {error}",
-        "all_done": "nothing pending anywhere: all suggestions are decided",
+        "all_done": "nothing pending anywhere: all suggestions are decided, nothing to re-check",
         "select_first": "select some text first",
         "change_title": "Change {label} to …",
         "add_title": "Add a code to 「{text}」",
@@ -262,6 +349,20 @@ PAGE: Mapping[str, Mapping[str, str]] = {
         "cannot_load": "cannot load: {error}",
         "quote_mark": "quote",
         "saved_quote": " (quote)",
+        "checks_total": " · {n} to re-check",
+        "recheck": "re-check",
+        "recheck_title": "the words were edited since the decision",
+        "recheck_was": "the words when it was decided:",
+        "recheck_several": "the same words occur in several places of the transcript: check this is the right one.",
+        "recheck_hint": "<kbd>a</kbd> accept on the new words · <kbd>r</kbd> reject · <kbd>d</kbd> drop the decision",
+        "help_d": "drop a decision to re-check (its words were edited)",
+        "drop_only": "d drops only a decision to re-check",
+        "stale_title": "Decisions whose passage is gone ({n})",
+        "stale_hint": "Their words are no longer in the transcript. Select the words as they now read and press "
+                      "Re-attach to selection to put the same decision (quote and memo too) on them.",
+        "drop": "Drop",
+        "reattach": "Re-attach to selection",
+        "dropped": "dropped {rows} from {file} at {time}",
     },
 }
 

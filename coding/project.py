@@ -157,8 +157,8 @@ def decision_warnings(store: Store, by_id: dict[str, Transcript], cb: Codebook) 
     for r in store.anchored(by_id):
         if r.anchor == "stale" and r.transcript_id in by_id:
             out.append(f"codings/{r.coder}.csv: stale decision: {r.transcript_id} {r.code_id} "
-                       f"'{_short(r.text)}' no longer occurs in the transcript (kept, not used; re-code the passage "
-                       "in review, or remove the row)")
+                       f"'{_short(r.text)}' no longer occurs in the transcript (kept, not used; re-attach it to the words "
+                       f"as they now read, or drop it, in review: serve --coder {r.coder} or export review --coder {r.coder})")
         elif r.anchor == "recheck":
             line = by_id[r.transcript_id].line_of(r.start)
             what = f"'{_short(r.was)}' is now '{_short(r.text)}'" if r.was else f"'{_short(r.text)}' occurs in several places"

@@ -6,6 +6,12 @@ of ``accept`` (the coding is confirmed: ``accepted`` when the tagger suggested i
 ``manual``), ``reject``, or ``change to <code id>`` (reject this code, confirm the other on the
 same span). People may also add a code to any span (``manual``).
 
+A coder's own decisions need a person again when the transcript was edited since: re-attached
+after words were edited inside their passage (a **re-check**) or kept as **stale** when it is gone
+(:mod:`coding.store`). Both views show them first, and both let a person decide anew on the new
+words (which settles a re-check), re-attach a stale decision to the words as they now read, or
+**drop** the decision.
+
 Both views speak Japanese unless the codebook's ``lang`` or a command's ``--lang`` says English
 (:mod:`coding.i18n`); a sheet of either language, with the decision words of either, imports.
 They show a suggestion's matched words where the tagger matched them (the spans it recorded,
@@ -42,9 +48,10 @@ Action = Literal["accept", "reject", "change", "add"]
 
 
 # ---------------------------------------------------------------- saving
-def save_decisions(p: Project, coder: str, rows: Iterable[Coding]) -> Path:
-    """Write ``rows`` as ``coder``'s decisions through the store's one writing path."""
-    return record_decisions(p.root, coder, rows, p.by_id, p.codebook.effective_ref).path
+def save_decisions(p: Project, coder: str, rows: Iterable[Coding], *, drop: Iterable[tuple[str, int, int, str]] = ()) -> Path:
+    """Write ``rows`` as ``coder``'s decisions, and remove the decisions ``drop`` names, through
+    the store's one writing path."""
+    return record_decisions(p.root, coder, rows, p.by_id, p.codebook.effective_ref, drop=drop).path
 
 
 def decision_rows(
@@ -93,6 +100,13 @@ class ReviewItem:
     pattern: str = ""
     others: Mapping[str, str] = field(default_factory=dict)  # coder → what they decided (compare)
     matched_at: tuple[int | None, ...] = ()  # where each matched word begins in ``text``
+    # a decision of the coder's to look at again: ``recheck`` (re-attached after its words were
+    # edited; the span is where it is now) or ``stale`` (its passage is gone; the span as written)
+    check: str = ""
+    was: str = ""  # a recheck's words before the edit
+    status: str = ""  # what was decided (check rows)
+    quote: bool = False
+    memo: str = ""
 
     @property
     def key(self) -> tuple[str, int, int, str]:
@@ -174,6 +188,28 @@ def review_items(
     return _sorted(items, order, sort)
 
 
+def check_items(p: Project, coder: str, *, transcripts: Sequence[str] | None = None) -> list[ReviewItem]:
+    """``coder``'s decisions that need a person again, in transcript order: those re-attached after
+    the words were edited inside their passage (``recheck``, at the span they are on now) and those
+    whose passage is gone (``stale``, as written). Decisions on a transcript or a code the project
+    no longer has are left to ``validate``."""
+    by_id = {tid: t for tid, t in p.by_id.items() if transcripts is None or tid in transcripts}
+    store = p.store()
+    sugg = {s.key: s for s in store.suggestions}
+    order = {t.id: i for i, t in enumerate(p.transcripts)}
+    items = []
+    for r in store.anchored(by_id):
+        if (r.coder != coder or r.anchor not in ("recheck", "stale") or r.transcript_id not in by_id
+                or r.code_id not in p.codebook.codes):
+            continue
+        s = sugg.get(r.key) if r.anchor == "recheck" else None
+        words, at = _matched(s)
+        items.append(ReviewItem(r.transcript_id, r.start, r.end, r.text, r.code_id, words, s.score if s else None,
+                                s.pattern if s else "", matched_at=at, check=r.anchor, was=r.was, status=r.status,
+                                quote=r.quote, memo=r.memo))
+    return _sorted(items, order, "position")
+
+
 def _sorted(items: list[ReviewItem], order: Mapping[str, int], sort: str) -> list[ReviewItem]:
     pos = lambda i: (order.get(i.transcript_id, 0), i.start, i.end, i.code_id)  # noqa: E731
     if sort == "score":
@@ -205,11 +241,14 @@ def _matched_runs(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[str
 
 
 def write_review_xlsx(p: Project, items: Sequence[ReviewItem], *, compare: Sequence[str] = (),
-                      lang: str | None = None) -> bytes:
+                      lang: str | None = None, check: bool = False) -> bytes:
     """The review workbook as bytes, in ``lang`` (default: the codebook's ``lang``): a review
     sheet with filters, a drop-down decision column (採用 / 不採用 / 変更 → <code>, or accept /
     reject / change to <code id>), conditional colours, a sheet with every codable code and its
-    definition, and a how-to sheet."""
+    definition, and a how-to sheet.
+
+    ``check``: a coder's sheet, with the column 確認 / check that says what happened to each
+    decision to look at again (items with a ``check``) and the word 削除 / drop in the list."""
     import xlsxwriter
 
     cb = p.codebook
@@ -217,7 +256,8 @@ def write_review_xlsx(p: Project, items: Sequence[ReviewItem], *, compare: Seque
     names = i18n.COLUMN_NAMES[lang]
     sheets = i18n.SHEETS[lang]
     codable = [c for c in cb.codes.values() if c.codable]
-    choices = [i18n.ACCEPT_WORD[lang], i18n.REJECT_WORD[lang]] + [i18n.change_choice(c.id, c.label, lang) for c in codable]
+    choices = ([i18n.ACCEPT_WORD[lang], i18n.REJECT_WORD[lang]] + ([i18n.DROP_WORD[lang]] if check else [])
+               + [i18n.change_choice(c.id, c.label, lang) for c in codable])
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False})
     font = {"font_name": "Meiryo"} if lang == "ja" else {}
@@ -226,10 +266,11 @@ def write_review_xlsx(p: Project, items: Sequence[ReviewItem], *, compare: Seque
     top = wb.add_format({"valign": "top", **font})
     red = wb.add_format({"color": "#C00000", "bold": True, **font})
     decision_fmt = wb.add_format({"valign": "top", "bg_color": "#FFF8DC", "border": 1, **font})
+    check_fmt = wb.add_format({"text_wrap": True, "valign": "top", "bg_color": "#FCE4D6", "bold": True, **font})
     ws = wb.add_worksheet(sheets["review"])
-    columns = COLUMNS + list(compare) + DECISION_COLUMNS
+    columns = COLUMNS + list(compare) + (["check"] if check else []) + DECISION_COLUMNS
     widths = {"transcript_id": 9, "org": 10, "start": 6, "end": 6, "segment": 50, "paragraph": 60, "code_id": 14,
-              "label": 22, "definition": 40, "matched": 14, "score": 6, "decision": 30 if lang == "ja" else 22,
+              "label": 22, "definition": 40, "matched": 14, "score": 6, "check": 36, "decision": 30 if lang == "ja" else 22,
               "quote": 7, "memo": 24}
     for col, name in enumerate(columns):
         ws.write(0, col, names.get(name, name), head)
@@ -245,8 +286,11 @@ def write_review_xlsx(p: Project, items: Sequence[ReviewItem], *, compare: Seque
             "paragraph": para.text if para else "", "code_id": it.code_id, "label": code.label if code else "",
             "definition": code.definition if code else "", "matched": "、".join(it.matched),
             "score": "" if it.score is None else round(it.score, 3),
+            "check": i18n.check_text(it.check, it.was, it.status, lang) if it.check else "",
         }
         values.update({c: status.get(it.others.get(c, ""), it.others.get(c, "")) for c in compare})
+        # a decision to look at again comes with its quote and memo, kept when it is decided anew
+        prefilled = {"quote": i18n.YES_WORD[lang] if it.quote else "", "memo": it.memo} if it.check else {}
         for col, name in enumerate(columns):
             if name == "segment":
                 runs = _matched_runs(it.text, it.marks)
@@ -258,7 +302,15 @@ def write_review_xlsx(p: Project, items: Sequence[ReviewItem], *, compare: Seque
                 else:
                     ws.write_string(row, col, it.text, wrap)
             elif name in DECISION_COLUMNS:
-                ws.write_blank(row, col, None, decision_fmt)
+                if prefilled.get(name):
+                    ws.write_string(row, col, prefilled[name], decision_fmt)
+                else:
+                    ws.write_blank(row, col, None, decision_fmt)
+            elif name == "check":
+                if values["check"]:
+                    ws.write_string(row, col, values["check"], check_fmt)
+                else:
+                    ws.write_blank(row, col, None, top)
             elif name in ("start", "end"):
                 ws.write_number(row, col, values[name], top)
             elif name == "score" and values[name] != "":
@@ -270,8 +322,8 @@ def write_review_xlsx(p: Project, items: Sequence[ReviewItem], *, compare: Seque
     msg = i18n.VALIDATION[lang]
     ws.data_validation(1, dcol, last, dcol, {
         "validate": "list", "source": f"=lists!$A$1:$A${len(choices)}",
-        "input_title": msg["input_title"], "input_message": msg["input_message"],
-        "error_title": msg["error_title"], "error_message": msg["error_message"],
+        "input_title": msg["input_title"], "input_message": msg["input_message_check" if check else "input_message"],
+        "error_title": msg["error_title"], "error_message": msg["error_message_check" if check else "error_message"],
     })
     ws.data_validation(1, dcol + 1, last, dcol + 1, {"validate": "list", "source": [i18n.YES_WORD[lang], ""]})
     ccol = columns.index("code_id")
@@ -281,9 +333,11 @@ def write_review_xlsx(p: Project, items: Sequence[ReviewItem], *, compare: Seque
     green = wb.add_format({"bg_color": "#C6EFCE"})
     pink = wb.add_format({"bg_color": "#FFC7CE"})
     amber = wb.add_format({"bg_color": "#FFEB9C"})
+    grey = wb.add_format({"bg_color": "#D9D9D9", "font_strikeout": True})
     rng = (1, dcol, last, dcol)
     # coloured whichever language's word a cell holds (people type either)
-    for words, fmt in ((i18n.ACCEPT_WORD, green), (i18n.REJECT_WORD, pink), (i18n.CHANGE_WORD, amber)):
+    coloured = ((i18n.ACCEPT_WORD, green), (i18n.REJECT_WORD, pink), (i18n.CHANGE_WORD, amber))
+    for words, fmt in coloured + (((i18n.DROP_WORD, grey),) if check else ()):
         for word in dict.fromkeys([words[lang], *words.values()]):
             ws.conditional_format(*rng, {"type": "text", "criteria": "begins with", "value": word.split()[0], "format": fmt})
     ws.freeze_panes(1, 0)
@@ -319,6 +373,9 @@ class ReviewImport:
     changed: int = 0
     manual: int = 0  # rows the researcher added for codes the tagger missed
     pending: int = 0
+    dropped: int = 0  # decisions to re-check or stale ones the researcher dropped
+    reattached: int = 0  # stale decisions put on the words as they now read
+    drop: list[tuple[str, int, int, str]] = field(default_factory=list)  # keys of the decisions to remove
     added: int = 0
     updated: int = 0
     path: Path | None = None
@@ -338,14 +395,17 @@ def _code_named(text: str, cb) -> str | None:
     return max(ids, key=len) if ids else None
 
 
-def _decision(decision: str, cb, lang: str = "en") -> tuple[str, str | None] | str:
+def _decision(decision: str, cb, lang: str = "en", *, check: bool = False) -> tuple[str, str | None] | str:
     """(action, code to change to) of a decision cell in either language, or a message saying
-    what is wrong (naming the words of the sheet's language)."""
+    what is wrong (naming the words of the sheet's language; ``check``: of a row marked in the
+    check column, where 削除 / drop is a decision too)."""
     low = decision.strip().lower()
     if low in i18n.ACCEPT_WORDS:
         return "accept", None
     if low in i18n.REJECT_WORDS:
         return "reject", None
+    if low in i18n.DROP_WORDS:
+        return "drop", None
     m = i18n.CHANGE_RE.match(decision)
     if m:
         to = _code_named(m.group(1), cb)
@@ -354,7 +414,18 @@ def _decision(decision: str, cb, lang: str = "en") -> tuple[str, str | None] | s
         if not cb.codes[to].codable:
             return f"decision '{decision}': '{to}' is a group, not a codable code"
         return "change", to
-    return f"decision '{decision}' is not {i18n.DECISION_HELP[lang]} (leave it empty to decide later)"
+    helps = i18n.DECISION_HELP_CHECK if check else i18n.DECISION_HELP
+    return f"decision '{decision}' is not {helps[lang]} (leave it empty to decide later)"
+
+
+def _words_at(t: Transcript, words: str) -> tuple[int, int] | str:
+    """Where ``words`` are in ``t``'s body when they occur exactly once, else what is wrong."""
+    n = t.body.count(words)
+    if n != 1:
+        return (f"the words occur {n} times in {t.id}"
+                + ("; copy them exactly from the transcript" if n == 0 else "; copy a longer passage so it occurs once"))
+    start = t.body.index(words)
+    return start, start + len(words)
 
 
 def _added_row(where: str, tid: str, words: str, code_id: str, decision: str, by_id, cb, coder: str, quote: bool,
@@ -366,9 +437,9 @@ def _added_row(where: str, tid: str, words: str, code_id: str, decision: str, by
         if isinstance(parsed, str):
             problems.append(f"{where}: {parsed}")
             return None
-        if parsed[0] == "reject":
+        if parsed[0] in ("reject", "drop"):
             problems.append(f"{where}: an added row (no {names['start']}/{names['end']}) adds a coding; "
-                            f"'{decision}' has nothing to reject")
+                            f"'{decision}' has nothing to {parsed[0]}")
             return None
         if parsed[0] == "change":
             code_id = parsed[1]
@@ -387,13 +458,11 @@ def _added_row(where: str, tid: str, words: str, code_id: str, decision: str, by
     if not words:
         problems.append(f"{where}: added row: copy the words to code into the {names['segment']} cell")
         return None
-    n = t.body.count(words)
-    if n != 1:
-        problems.append(f"{where}: added row: the words occur {n} times in {tid}"
-                        + ("; copy them exactly from the transcript" if n == 0 else "; copy a longer passage so it occurs once"))
+    span = _words_at(t, words)
+    if isinstance(span, str):
+        problems.append(f"{where}: added row: {span}")
         return None
-    start = t.body.index(words)
-    return Coding(tid, start, start + len(words), words, code_id, "manual", coder, quote=quote, memo=memo)
+    return Coding(tid, span[0], span[1], words, code_id, "manual", coder, quote=quote, memo=memo)
 
 
 def _cell_int(value, name: str) -> int:
@@ -416,6 +485,10 @@ def _review_sheet(names: Sequence[str]) -> str | None:
 
 def read_review_xlsx(p: Project, path: Path | str, *, coder: str) -> ReviewImport:
     """Read a filled review sheet into decision rows for ``coder``. Empty decisions stay pending.
+
+    Rows marked in the check column are ``coder``'s decisions to look at again: ``drop`` removes
+    one (``res.drop``); a decision on a re-check row goes on its re-attached span; a decision on a
+    stale row goes on the words written in its segment cell (found exactly once) and drops it.
 
     The sheet may be in either language (sheet and column names, decision words), and the words
     of both languages are read in any sheet. A malformed sheet is refused whole:
@@ -457,7 +530,10 @@ def read_review_xlsx(p: Project, path: Path | str, *, coder: str) -> ReviewImpor
                          f"header must keep the exported names ({', '.join(names[c] for c in REQUIRED)})")
     cb = p.codebook
     by_id = p.by_id
-    sugg = {s.key for s in p.store().suggestions}
+    store = p.store()
+    sugg = {s.key for s in store.suggestions}
+    # the coder's decisions a row marked in the check column may settle
+    again = [r for r in store.anchored(by_id) if r.coder == coder and r.anchor in ("recheck", "stale")]
     res = ReviewImport()
     problems: list[str] = []
     seen: dict[tuple, int] = {}
@@ -474,6 +550,7 @@ def read_review_xlsx(p: Project, path: Path | str, *, coder: str) -> ReviewImpor
         quote_cell = get("quote")
         quote = str(quote_cell).strip().lower() in i18n.YES_WORDS if quote_cell is not None else False
         memo = "" if get("memo") is None else str(get("memo"))
+        check = i18n.check_kind("" if get("check") is None else str(get("check")))
         if _blank(get("start")) and _blank(get("end")):  # a row the researcher added: a code the tagger missed
             added = _added_row(where, tid, text, code_id, decision, by_id, cb, coder, quote, memo, problems, names, lang)
             if added is not None:
@@ -494,11 +571,20 @@ def read_review_xlsx(p: Project, path: Path | str, *, coder: str) -> ReviewImpor
             problems.append(f"{where}: {names['start']}/{names['end']} must be whole numbers (got '{get('start')}', "
                             f"'{get('end')}'); leave both empty in a row you add for a code the tagger missed")
             continue
-        parsed = _decision(decision, cb, lang)
+        parsed = _decision(decision, cb, lang, check=check is not None)
         if isinstance(parsed, str):
             problems.append(f"{where}: {parsed}")
             continue
         action, to = parsed
+        if action == "drop" and check is None:
+            problems.append(f"{where}: '{decision}' drops a decision to re-check or a stale one (a row marked in "
+                            f"{names['check']}); this row is a suggestion: leave {names['decision']} empty to decide "
+                            f"later, or choose '{i18n.REJECT_WORD[lang]}'")
+            continue
+        if check == "stale":
+            _stale_row(where, rowno, tid, start, end, text, code_id, action, to, quote, memo, coder=coder, by_id=by_id,
+                       cb=cb, again=again, suggested=sugg, seen=seen, res=res, problems=problems, names=names, lang=lang)
+            continue
         probe = Coding(tid, start, end, text, code_id, "accepted", coder, row=rowno)
         bad = validate_against([probe], by_id, cb.codes, str(path))
         if bad:
@@ -513,6 +599,16 @@ def read_review_xlsx(p: Project, path: Path | str, *, coder: str) -> ReviewImpor
             continue
         seen[key] = rowno
         anchored = reanchor(probe, by_id[tid])
+        if action == "drop":  # a decision to re-check, found where it was re-attached to
+            now = (tid, anchored.start, anchored.end, code_id)
+            target = next((r for r in again if r.anchor == "recheck" and r.key == now), None)
+            if target is None:
+                problems.append(f"{where}: {coder} has no decision to re-check on {code_id} at {start}..{end} "
+                                "(settled or dropped since the sheet was written, or the sheet is another coder's)")
+                continue
+            res.drop.append(target.key)
+            res.dropped += 1
+            continue
         res.rows.extend(decision_rows(action, transcript=by_id[tid], start=anchored.start, end=anchored.end, code_id=code_id,
                                       coder=coder, suggested=sugg, to=to, quote=quote, memo=memo))
         if action == "accept":
@@ -526,11 +622,59 @@ def read_review_xlsx(p: Project, path: Path | str, *, coder: str) -> ReviewImpor
     return res
 
 
+def _stale_row(where: str, rowno: int, tid: str, start: int, end: int, text: str, code_id: str, action: str,
+               to: str | None, quote: bool, memo: str, *, coder: str, by_id: Mapping[str, Transcript], cb,
+               again: Sequence[Coding], suggested: set, seen: dict, res: ReviewImport, problems: list[str],
+               names: Mapping[str, str], lang: str) -> None:
+    """A row of a decision whose passage is gone: dropped, or decided on the words the researcher
+    wrote in the segment cell as they now read (found exactly once, like an added row's), which
+    re-attaches it there."""
+    t = by_id.get(tid)
+    if t is None:
+        problems.append(f"{where}: unknown transcript id '{tid}'")
+        return
+    if code_id not in cb.codes:
+        problems.append(f"{where}: unknown code id '{code_id}'")
+        return
+    key = (tid, start, end, code_id)
+    target = next((r for r in again if r.anchor == "stale" and r.key == key), None)
+    if target is None:
+        problems.append(f"{where}: {coder} has no decision on {code_id} at {start}..{end} whose passage is gone "
+                        "(re-attached, dropped or found again since the sheet was written, or the sheet is another coder's)")
+        return
+    if key in seen:
+        problems.append(f"{where}: the same segment and code as row {seen[key]}")
+        return
+    seen[key] = rowno
+    if action == "drop":
+        res.drop.append(key)
+        res.dropped += 1
+        return
+    words = text.strip()
+    if not words or words == target.text.strip():
+        problems.append(f"{where}: the passage is gone from {tid}: write the words as they now read in the transcript "
+                        f"in {names['segment']} (copied so they occur once), or choose '{i18n.DROP_WORD[lang]}'")
+        return
+    span = _words_at(t, words)
+    if isinstance(span, str):
+        problems.append(f"{where}: passage gone, re-attached to {names['segment']}: {span}")
+        return
+    if (tid, *span, code_id) in seen:
+        problems.append(f"{where}: the same segment and code as row {seen[(tid, *span, code_id)]}")
+        return
+    seen[(tid, *span, code_id)] = rowno
+    res.rows.extend(decision_rows(action, transcript=t, start=span[0], end=span[1], code_id=code_id, coder=coder,
+                                  suggested=suggested, to=to, quote=quote, memo=memo))
+    res.drop.append(key)
+    res.reattached += 1
+
+
 def import_review(p: Project, path: Path | str, *, coder: str) -> ReviewImport:
-    """Apply a filled review sheet: decisions for ``coder`` are merged and saved atomically."""
+    """Apply a filled review sheet: decisions for ``coder`` are merged, the ones dropped removed,
+    and the file saved atomically."""
     res = read_review_xlsx(p, path, coder=coder)
     before = {r.key: r for r in Store.open(p.root).decisions.get(coder, [])}
-    res.path = save_decisions(p, coder, res.rows)
+    res.path = save_decisions(p, coder, res.rows, drop=res.drop)
     for r in res.rows:
         old = before.get(r.key)
         if old is None:
@@ -545,20 +689,27 @@ class ReviewExport:
     path: Path
     items: int
     no_suggestions: bool  # nothing to review because `code` has not been run
+    checks: int = 0  # the coder's decisions to re-check or whose passage is gone, listed first
 
 
 def export_review(p: Project, output: Path | str, *, coder: str | None = None, compare: Sequence[str] = (),
                   transcripts: Sequence[str] | None = None, sort: str = "score", lang: str | None = None) -> ReviewExport:
     """Write the review workbook of ``coder``'s pending suggestions (or of two coders'
-    disagreements, ``compare``) to ``output``, in ``lang`` (default: the codebook's)."""
+    disagreements, ``compare``) to ``output``, in ``lang`` (default: the codebook's). With a
+    coder and no ``compare`` the sheet lists first that coder's decisions to look at again
+    (:func:`check_items`), marked in its check column."""
     if compare:
         p.check_coders(compare)
     unknown = [t for t in transcripts or () if t not in p.by_id]
     if unknown:
         raise StoreError(f"unknown transcript id(s): {', '.join(unknown)}")
-    items = review_items(p, coder=coder, compare=tuple(compare), transcripts=list(transcripts) if transcripts else None, sort=sort)
-    atomic_write_bytes(Path(output), write_review_xlsx(p, items, compare=tuple(compare), lang=lang))
-    return ReviewExport(Path(output), len(items), not items and not compare and not p.store().suggestions)
+    chosen = list(transcripts) if transcripts else None
+    items = review_items(p, coder=coder, compare=tuple(compare), transcripts=chosen, sort=sort)
+    checks = check_items(p, coder, transcripts=chosen) if coder and not compare else []
+    atomic_write_bytes(Path(output), write_review_xlsx(p, checks + items, compare=tuple(compare), lang=lang,
+                                                       check=bool(coder) and not compare))
+    return ReviewExport(Path(output), len(items), not items and not checks and not compare and not p.store().suggestions,
+                        len(checks))
 
 
 # ---------------------------------------------------------------- the review page (serve)
@@ -582,9 +733,8 @@ class ReviewSession:
         self.lock = threading.Lock()
         self.token = secrets.token_urlsafe(24)
 
-    def _items(self, store: Store, tid: str | None = None) -> dict[str, list[dict]]:
-        by_id = self.p.by_id if tid is None else {tid: self.p.by_id[tid]}
-        anchored = [r for r in store.anchored(by_id) if r.anchor != "stale"]
+    def _items(self, store: Store, by_id: Mapping[str, Transcript]) -> dict[str, list[dict]]:
+        anchored = [r for r in store.anchored(by_id) if r.anchor != "stale" and r.transcript_id in by_id]
         mine = {r.key: r for r in anchored if r.coder == self.coder}
         others: dict[tuple, dict[str, str]] = {}
         for r in anchored:
@@ -604,19 +754,33 @@ class ReviewSession:
                 "matched": list(words), "marks": [list(m) for m in matched_spans(text, words, at)],
                 "score": s.score if s else None,
                 "quote": bool(d and d.quote), "memo": d.memo if d else "", "others": others.get(key, {}),
+                # re-attached after the words were edited inside: to confirm, reject or drop
+                "recheck": bool(d and d.anchor == "recheck"), "was": d.was if d else "",
             })
         return out
 
+    def _stale(self, store: Store, by_id: Mapping[str, Transcript]) -> dict[str, list[dict]]:
+        """The coder's decisions whose passage is gone, by transcript, as written."""
+        out: dict[str, list[dict]] = {t: [] for t in by_id}
+        for r in store.anchored(by_id):
+            if r.coder == self.coder and r.anchor == "stale" and r.transcript_id in by_id:
+                out[r.transcript_id].append({"start": r.start, "end": r.end, "code": r.code_id, "text": r.text,
+                                             "status": r.status, "quote": r.quote, "memo": r.memo})
+        return out
+
     def state(self) -> dict:
-        """Transcripts with their pending counts, and the codebook, for the page's first load."""
+        """Transcripts with their counts (pending suggestions, decisions to re-check, stale ones),
+        and the codebook, for the page's first load."""
         store = Store.open(self.root)
-        items = self._items(store)
+        by_id = self.p.by_id
+        items, stale = self._items(store, by_id), self._stale(store, by_id)
         cb = self.p.codebook
         return {
             "coder": self.coder, "compare": list(self.compare),
             "file": f"codings/{self.coder}.csv",
             "transcripts": [{"id": t.id, "org": t.attributes.get("org", ""), "region": t.attributes.get("region", ""),
-                             "items": len(items[t.id]), "pending": sum(1 for i in items[t.id] if i["status"] == "pending")}
+                             "items": len(items[t.id]), "pending": sum(1 for i in items[t.id] if i["status"] == "pending"),
+                             "recheck": sum(1 for i in items[t.id] if i["recheck"]), "stale": len(stale[t.id])}
                             for t in self.p.transcripts],
             "codes": [{"id": c.id, "label": c.label, "kind": c.kind, "definition": c.definition, "codable": c.codable,
                        "parent": c.parent or "", "phrases": code_phrases(c)} for c in cb.codes.values()],
@@ -626,41 +790,61 @@ class ReviewSession:
         t = self.p.by_id.get(tid)
         if t is None:
             raise StoreError(f"unknown transcript id '{tid}'")
-        items = self._items(Store.open(self.root), tid)[tid]
+        store = Store.open(self.root)
+        by_id = {tid: t}
+        items = self._items(store, by_id)[tid]
         return {
             "id": t.id, "org": t.attributes.get("org", ""), "attributes": dict(t.attributes), "body": t.body,
             "paragraphs": [{"start": p.start, "end": p.end, "speaker": p.speaker or ""} for p in t.paragraphs],
             "segments": [[s.start, s.end] for s in t.segments()],
             "items": items, "pending": sum(1 for i in items if i["status"] == "pending"),
+            "recheck": sum(1 for i in items if i["recheck"]), "stale": self._stale(store, by_id)[tid],
         }
 
     def decide(self, req: Mapping) -> dict:
-        """Apply one action from the page and save it at once; returns the transcript afresh."""
+        """Apply one action from the page and save it at once; returns the transcript afresh.
+
+        Besides accept, reject, change, add, quote and memo on a span: ``drop`` removes the
+        coder's decision to re-check (at the span it was re-attached to) or stale decision (at the
+        span it was written with); ``reattach`` puts a stale decision — its status, quote and memo
+        — on the span ``to_start``..``to_end`` and drops it."""
         cb = self.p.codebook
         tid = str(req.get("transcript_id", ""))
         t = self.p.by_id.get(tid)
         if t is None:
             raise StoreError(f"unknown transcript id '{tid}'")
-        try:
-            start, end = int(req["start"]), int(req["end"])
-        except (KeyError, TypeError, ValueError):
-            raise StoreError("start and end must be integers") from None
-        if not 0 <= start < end <= len(t.body):
-            raise StoreError(f"{tid}: span {start}..{end} is outside the text ({len(t.body)} characters)")
+        start, end = _span(req, "start", "end")
         code = str(req.get("code_id", ""))
         action = str(req.get("action", ""))
         to = req.get("to")
-        for c in (code, to) if action == "change" else (code,):
+        # a stale decision keeps the offsets it was written with, which may lie beyond the text now
+        if action not in ("drop", "reattach") and not 0 <= start < end <= len(t.body):
+            raise StoreError(f"{tid}: span {start}..{end} is outside the text ({len(t.body)} characters)")
+        target = None
+        if action == "reattach":
+            target = _span(req, "to_start", "to_end")
+            if not 0 <= target[0] < target[1] <= len(t.body):
+                raise StoreError(f"{tid}: span {target[0]}..{target[1]} is outside the text ({len(t.body)} characters)")
+        named = (code, to) if action == "change" else () if action == "drop" else (code,)  # a code gone may be dropped
+        for c in named:
             if c not in cb.codes:
                 raise StoreError(f"unknown code id '{c}'")
             if not cb.codes[c].codable and action in ("add", "change", "accept"):
                 raise StoreError(f"'{c}' is a group, not a codable code")
+        drop: list[tuple[str, int, int, str]] = []
         with self.lock:
             store = Store.open(self.root)
             sugg = {s.key for s in store.suggestions}
-            mine = {r.key: r for r in store.anchored(self.p.by_id) if r.coder == self.coder and r.anchor != "stale"}
+            anchored = [r for r in store.anchored(self.p.by_id) if r.coder == self.coder]
+            mine = {r.key: r for r in anchored if r.anchor != "stale"}
             current = mine.get((tid, start, end, code))
-            if action in ("quote", "memo"):
+            if action in ("drop", "reattach"):
+                gone = self._again(anchored, mine, (tid, start, end, code), action)
+                drop = [gone.key]
+                rows = [] if target is None else [
+                    Coding(tid, target[0], target[1], t.body[target[0]:target[1]], code, gone.status, self.coder,
+                           quote=gone.quote, memo=gone.memo)]
+            elif action in ("quote", "memo"):
                 if current is None:
                     raise StoreError("decide on the coding first (accept or add it), then mark a quote or write a memo")
                 quote = (not current.quote) if action == "quote" else current.quote
@@ -674,11 +858,36 @@ class ReviewSession:
                 raise StoreError(f"unknown action '{action}'")
             # the project is locked only while writing: the page runs beside other commands
             with ProjectLock(self.root, what=f"serve: saving {self.coder}'s decision", wait=30.0):
-                path = save_decisions(self.p, self.coder, rows)
+                path = save_decisions(self.p, self.coder, rows, drop=drop)
         out = self.transcript(tid)
         out["saved"] = {"file": str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path),
-                        "rows": [{"code": r.code_id, "status": r.status, "quote": r.quote} for r in rows]}
+                        "rows": [{"code": r.code_id, "status": r.status, "quote": r.quote} for r in rows],
+                        "dropped": [{"code": k[3], "start": k[1], "end": k[2]} for k in drop]}
         return out
+
+    def _again(self, anchored: Sequence[Coding], mine: Mapping[tuple, Coding], key: tuple[str, int, int, str],
+               action: str) -> Coding:
+        """The decision a ``drop`` or ``reattach`` request names: the coder's stale decision at
+        ``key`` (as written), or for ``drop`` also one to re-check (where it was re-attached)."""
+        kinds = ("stale", "recheck") if action == "drop" else ("stale",)
+        for r in anchored:
+            if r.key == key and r.anchor in kinds:
+                return r
+        tid, start, end, code = key
+        what = "decision to re-check or whose passage is gone" if action == "drop" else "decision whose passage is gone"
+        if key in mine:
+            how = "reject it instead" if action == "drop" else "decide on it where it is"
+            raise StoreError(f"{self.coder}'s decision on {code} at {tid} {start}..{end} is not a {what}: only such a "
+                             f"decision can be {'dropped' if action == 'drop' else 're-attached'} ({how})")
+        raise StoreError(f"{self.coder} has no {what} on {code} at {tid} {start}..{end}")
+
+
+def _span(req: Mapping, a: str, b: str) -> tuple[int, int]:
+    """Two offsets of a request, as integers."""
+    try:
+        return int(req[a]), int(req[b])
+    except (KeyError, TypeError, ValueError):
+        raise StoreError(f"{a} and {b} must be integers") from None
 
 
 def code_phrases(code) -> list[str]:

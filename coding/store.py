@@ -15,7 +15,8 @@ Precedence: a decision on a (segment, code) outranks the suggestion on it; ``rej
 its words and a little context before and after them (``prefix``, ``suffix``), so that when a
 transcript is edited it follows its passage (:mod:`coding.anchor`): moved with its words,
 re-attached and flagged for a re-check when the words were edited inside, and kept as stale —
-reported, never used, never deleted — only when the passage is gone.
+reported, never used, never deleted unless a person drops it in review — only when the passage
+is gone.
 
 The CSV files are meant to be opened in spreadsheets: a cell that would start with ``=``, ``+``,
 ``-``, ``@``, a tab or a carriage return is written with a leading apostrophe (what a spreadsheet
@@ -336,10 +337,14 @@ class Recorded:
     path: Path
     added: int
     changed: int
+    dropped: int = 0
+
+
+Key = tuple[str, int, int, str]
 
 
 def record_decisions(project: Path | str, coder: str, rows: Iterable[Coding], transcripts: Mapping[str, Transcript],
-                     code_ref=lambda cid: "") -> Recorded:
+                     code_ref=lambda cid: "", *, drop: Iterable[Key] = ()) -> Recorded:
     """The one way decisions are written (import, review sheet, review page, REFI-QDA import,
     adjudication): merge ``rows`` into ``coder``'s decisions and write ``codings/<coder>.csv``
     atomically.
@@ -347,23 +352,41 @@ def record_decisions(project: Path | str, coder: str, rows: Iterable[Coding], tr
     The coder's decisions are read afresh (another tool may have written since) and those whose
     transcript was edited are first moved to where their text now is, so that a new decision on
     the moved span replaces the old one instead of sitting beside it.
+
+    ``drop``: keys ``(transcript_id, start, end, code_id)`` of decisions to remove (a person
+    dropped a decision to re-check or a stale one), each matched by the key the decision is
+    stored with or, for a decision re-attached for a re-check, by the key of the span it was
+    re-attached to. A key that matches none of the coder's decisions raises StoreError and
+    nothing is written; a dropped decision is gone from the file, nothing else changes.
     """
     check_coder(coder)
     store = Store.open(project, suggestions=False)
     new = [with_context(r, transcripts) for r in rows]
     new_keys = {r.key for r in new}
+    gone = set(drop)
+    hit: set[Key] = set()
+    dropped = 0
     current = []
     for r in store.decisions.get(coder, []):
         a = reanchor(r, transcripts.get(r.transcript_id))
+        matches = gone & ({r.key, a.key} if a.anchor == "recheck" else {r.key})
+        if matches:
+            hit |= matches
+            dropped += 1
+            continue
         if a.anchor in ("moved", "ok"):
             current.append(with_context(a, transcripts))
         elif a.anchor == "recheck" and a.key in new_keys:
             continue  # decided anew on the passage it was re-attached to: the new decision replaces it
-        else:  # kept as written until a person looks at it again (a stale one is never deleted)
+        else:  # kept as written until a person looks at it again (a stale one goes only when dropped)
             current.append(r)
+    missing = sorted(gone - hit)
+    if missing:
+        raise StoreError(f"{coder} has no such decision to drop; nothing was written",
+                         [f"{tid} {start}..{end} {code}" for tid, start, end, code in missing])
     store.decisions[coder] = current
     added, changed = store.merge(coder, new)
-    return Recorded(store.save(coder, code_ref), added, changed)
+    return Recorded(store.save(coder, code_ref), added, changed, dropped)
 
 
 def with_context(r: Coding, transcripts: Mapping[str, Transcript]) -> Coding:

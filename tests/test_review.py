@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import openpyxl
 import pytest
@@ -340,3 +341,152 @@ def test_a_bad_added_row_is_refused_by_its_row_number(coded, tmp_path, row, mess
     res = CliRunner().invoke(cli, ["import", "review", str(out), "--coder", "hanako", "--project", str(coded)], catch_exceptions=False)
     assert res.exit_code == 1 and f"r.xlsx: row 9: {message}" in res.output, res.output
     assert not (coded / "codings").exists()
+
+
+# ---------------------------------------------------------------- decisions to look at again
+EDITED = BODY.replace("問い合わせ", "問合せ").replace("専門人材が慢性的に不足している。", "人の話は別の日に。")
+WAS = "必然的に日本企業が多くなり、海外からの問い合わせは多くない。"
+NOW = "必然的に日本企業が多くなり、海外からの問合せは多くない。"
+
+
+@pytest.fixture
+def edited(coded, write, tmp_path):
+    """hanako accepted 課題① and 課題⑧ (a quote, with a memo) and rejected 課題⑤; then a word inside
+    課題①'s sentence was edited (re-check) and 課題⑧'s sentence deleted (stale), and the notes re-coded."""
+    out = tmp_path / "first.xlsx"
+    assert run("export", "review", "-o", out, "--coder", "hanako", "--project", coded).exit_code == 0
+    fill(out, {("課題①", "必然"): "採用", ("課題⑧", "専門"): "採用", ("課題⑤", "共同"): "不採用"},
+         quote={("課題⑧", "専門"): "はい"}, memo={("課題⑧", "専門"): "人材の話"})
+    assert run("import", "review", out, "--coder", "hanako", "--project", coded).exit_code == 0
+    write("b.md", EDITED, id="JP-B")
+    code_project(Project.open(coded))
+    p = Project.open(coded)
+    anchors = {r.code_id: r.anchor for r in p.store().anchored(p.by_id)}
+    assert anchors == {"課題①": "recheck", "課題⑤": "moved", "課題⑧": "stale"}
+    return coded
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_a_coders_sheet_lists_first_the_decisions_to_recheck_and_the_stale_ones(edited, tmp_path, lang):
+    out = tmp_path / "r.xlsx"
+    res = run("export", "review", "-o", out, "--coder", "hanako", "--lang", lang, "--project", edited)
+    assert res.exit_code == 0, res.output
+    assert "suggestion(s) to review, and first 2 decision(s) whose passage was edited, to re-check or drop" in res.output
+    wb, ws, header, rows = sheet_rows(out, lang)
+    names = COLUMN_NAMES[lang]
+    assert list(header[10:]) == [names[c] for c in ("score", "check", "decision", "quote", "memo")]
+    body = Project.open(edited).by_id["JP-B"].body
+    first, second, *rest = rows
+    assert (first["code_id"], first["segment"], body[first["start"]:first["end"]]) == ("課題①", NOW, NOW)
+    assert first["check"] == {"ja": f"語句が編集されました（元: {WAS}）。前の判断: 採用",
+                              "en": f"words edited since the decision (was: {WAS}); decided: accepted"}[lang]
+    assert (second["code_id"], second["segment"]) == ("課題⑧", "専門人材が慢性的に不足している。")
+    assert second["check"] == {"ja": "箇所が見つかりません。前の判断: 採用", "en": "passage gone; decided: accepted"}[lang]
+    # the earlier decision's quote and memo come with it, the decision is left to the researcher
+    assert (second["quote"], second["memo"], second["decision"]) == (WORDS[lang]["yes"], "人材の話", None)
+    assert rest and all(r["check"] is None for r in rest)
+    assert "課題⑤" not in {r["code_id"] for r in rows}  # decided and moved: nothing to look at
+    assert ("課題①", NOW) not in {(r["code_id"], r["segment"]) for r in rest}  # its suggestion is the decision to re-check
+    choices = [c.value for c in wb["lists"]["A"]]
+    assert choices[:3] == {"ja": ["採用", "不採用", "削除"], "en": ["accept", "reject", "drop"]}[lang]
+    (dv,) = [d for d in ws.data_validations.dataValidation if d.formula1 and d.formula1.startswith("lists!$A")]
+    assert ("削除" if lang == "ja" else "drop") in dv.prompt and ("削除" if lang == "ja" else "drop") in dv.error
+    howto = "\n".join(r[0].value or "" for r in wb[SHEETS[lang]["howto"]].iter_rows())
+    assert {"ja": "箇所が見つかりません — ", "en": "passage gone — "}[lang] in howto
+
+
+def test_a_sheet_without_a_coder_or_for_adjudication_has_no_check_column(edited, tmp_path):
+    out = tmp_path / "r.xlsx"
+    assert run("export", "review", "-o", out, "--project", edited).exit_code == 0
+    wb, _, header, _ = sheet_rows(out)
+    assert "確認" not in header and "削除" not in [c.value for c in wb["lists"]["A"]]
+
+
+def test_importing_drops_and_reattaches_decisions(edited, tmp_path):
+    out = tmp_path / "r.xlsx"
+    assert run("export", "review", "-o", out, "--coder", "hanako", "--project", edited).exit_code == 0
+    fill(out, {("課題①", "必然"): "削除", ("課題⑧", "専門"): "採用"}, segment={("課題⑧", "専門"): "人の話は別の日に"})
+    before = {r[0]: r for r in decisions_csv(edited)}
+    res = run("import", "review", out, "--coder", "hanako", "--project", edited)
+    assert res.exit_code == 0, res.output
+    assert "0 accepted, 0 rejected, 0 changed, 0 added;" in res.output and "; 1 dropped, 1 re-attached" in res.output
+    after = {r[0]: r for r in decisions_csv(edited)}
+    assert sorted(after) == ["課題⑤", "課題⑧"] and after["課題⑤"] == before["課題⑤"]
+    # put on the words as they read now, with the quote and memo it had
+    assert after["課題⑧"] == ("課題⑧", "manual", "人の話は別の日に", "yes", "人材の話")
+    p = Project.open(edited)
+    assert {r.code_id: r.anchor for r in p.store().anchored(p.by_id)} == {"課題⑤": "ok", "課題⑧": "ok"}
+    assert "専門人材" not in (edited / "codings" / "hanako.csv").read_text(encoding="utf-8")
+    # the next sheet has nothing left to look at again
+    assert run("export", "review", "-o", out, "--coder", "hanako", "--project", edited).exit_code == 0
+    assert all(r["check"] is None for r in sheet_rows(out)[3])
+
+
+def test_deciding_on_a_row_to_recheck_settles_it_on_the_new_words(edited, tmp_path):
+    out = tmp_path / "r.xlsx"
+    assert run("export", "review", "-o", out, "--coder", "hanako", "--project", edited).exit_code == 0
+    fill(out, {("課題①", "必然"): "不採用", ("課題⑧", "専門"): "変更 → 課題⑫"}, segment={("課題⑧", "専門"): "人の話は別の日に。"})
+    res = run("import", "review", out, "--coder", "hanako", "--project", edited)
+    assert res.exit_code == 0, res.output
+    assert "0 accepted, 1 rejected, 0 changed" in res.output and "; 0 dropped, 1 re-attached" in res.output
+    got = sorted(decisions_csv(edited))
+    assert got == sorted([("課題①", "rejected", NOW[:8], "", ""), ("課題⑤", "rejected", "共同研究になって", "", ""),
+                          ("課題⑧", "rejected", "人の話は別の日に", "", ""),
+                          ("課題⑫", "manual", "人の話は別の日に", "yes", "人材の話")])
+    p = Project.open(edited)
+    assert {r.anchor for r in p.store().anchored(p.by_id)} == {"ok"}
+    rejected = next(r for r in p.store().decisions["hanako"] if r.code_id == "課題①")
+    assert p.by_id["JP-B"].body[rejected.start:rejected.end] == NOW
+
+
+@pytest.mark.parametrize("decisions, segment, messages", [
+    ({("課題⑧", "専門"): "採用"}, None,
+     ["row 3: the passage is gone from JP-B: write the words as they now read in the transcript in 該当文 (copied so "
+      "they occur once), or choose '削除'"]),
+    ({("課題⑧", "専門"): "不採用"}, "どこにもない言葉",
+     ["row 3: passage gone, re-attached to 該当文: the words occur 0 times in JP-B; copy them exactly"]),
+    ({("課題⑧", "専門"): "採用"}, "になってしまう",
+     ["row 3: passage gone, re-attached to 該当文: the words occur 2 times in JP-B; copy a longer passage"]),
+    ({("課題①", "必然"): "削除", ("図表32-1", "共同"): "削除"}, None,
+     [re.compile(r"r\.xlsx: row \d+: '削除' drops a decision to re-check or a stale one \(a row marked in 確認\); "
+                 r"this row is a suggestion: leave 判断 empty to decide later, or choose '不採用'")]),
+    ({("課題⑧", "専門"): "消す"}, None, ["row 3: decision '消す' is not 採用・不採用・削除・変更 → <コードID> (leave it empty"]),
+])
+def test_a_bad_row_to_look_at_again_is_refused_and_nothing_is_written(edited, tmp_path, decisions, segment, messages):
+    out = tmp_path / "r.xlsx"
+    assert run("export", "review", "-o", out, "--coder", "hanako", "--project", edited).exit_code == 0
+    fill(out, decisions, segment={("課題⑧", "専門"): segment} if segment else {})
+    before = (edited / "codings" / "hanako.csv").read_bytes()
+    res = run("import", "review", out, "--coder", "hanako", "--project", edited)
+    assert res.exit_code == 1 and "r.xlsx: 1 bad row(s); nothing was imported" in res.output, res.output
+    for m in messages:
+        assert m.search(res.output) if isinstance(m, re.Pattern) else m in res.output, m
+    assert (edited / "codings" / "hanako.csv").read_bytes() == before
+
+
+def test_a_row_to_look_at_again_belongs_to_its_coder(edited, tmp_path):
+    out = tmp_path / "r.xlsx"
+    assert run("export", "review", "-o", out, "--coder", "hanako", "--project", edited).exit_code == 0
+    fill(out, {("課題①", "必然"): "drop", ("課題⑧", "専門"): "drop"})
+    res = run("import", "review", out, "--coder", "taro", "--project", edited)
+    assert res.exit_code == 1 and "2 bad row(s); nothing was imported" in res.output
+    assert "row 2: taro has no decision to re-check on 課題① at" in res.output
+    assert "row 3: taro has no decision on 課題⑧ at" in res.output and "whose passage is gone" in res.output
+    assert not (edited / "codings" / "taro.csv").exists()
+    # a drop on a row added below the suggestions has nothing to drop
+    _add_rows(out, [{"transcript_id": "JP-B", "segment": "共有特許", "code_id": "課題①", "decision": "削除"}])
+    res = run("import", "review", out, "--coder", "hanako", "--project", edited)
+    assert "adds a coding; '削除' has nothing to drop" in res.output
+
+
+def test_the_sheets_words_are_there_in_both_languages():
+    from coding.i18n import CHECK_WORDS, HOWTO, VALIDATION, check_kind, check_text
+
+    assert set(VALIDATION["ja"]) == set(VALIDATION["en"]) and set(CHECK_WORDS["ja"]) == set(CHECK_WORDS["en"])
+    assert all(len(m[k]) <= 255 for m in VALIDATION.values() for k in m)  # Excel's limit for a prompt
+    assert len(HOWTO["ja"]) == len(HOWTO["en"])
+    for lang in ("ja", "en"):  # a check cell of either language is read back as what it says
+        assert check_kind(check_text("recheck", "元の文。", "accepted", lang)) == "recheck"
+        assert check_kind(check_text("recheck", "", "rejected", lang)) == "recheck"
+        assert check_kind(check_text("stale", "", "manual", lang)) == "stale"
+    assert check_kind("") is None and check_kind("メモ") is None

@@ -412,3 +412,205 @@ def test_the_page_marks_each_matched_word_whole_where_it_matched(project, write,
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+# ---------------------------------------------------------------- decisions to look at again
+WAS = "必然的に日本企業が多くなり、海外からの問い合わせは多くない。"
+NOW = "必然的に日本企業が多くなり、海外からの問合せは多くない。"
+GONE = "専門人材が慢性的に不足している。"
+
+
+@pytest.fixture
+def edited(coded, write):
+    """hanako accepted 課題① and 課題⑧ (a quote, with a memo) and added 課題⑫ on 課題⑧'s sentence; then
+    a word inside 課題①'s sentence was edited (re-check) and 課題⑧'s sentence deleted (both stale)."""
+    s = ReviewSession(coded, "hanako")
+    a = s.p.by_id["JP-B"].body.index(GONE)
+    for req in ({"start": 3, "end": 33, "code_id": "課題①", "action": "accept"},
+                {"start": a, "end": a + 16, "code_id": "課題⑧", "action": "accept"},
+                {"start": a, "end": a + 16, "code_id": "課題⑧", "action": "quote"},
+                {"start": a, "end": a + 16, "code_id": "課題⑧", "action": "memo", "memo": "人材の話"},
+                {"start": a, "end": a + 16, "code_id": "課題⑫", "action": "add"}):
+        s.decide({"transcript_id": "JP-B", **req})
+    write("b.md", BODY.replace("問い合わせ", "問合せ").replace(GONE, "人の話は別の日に。"), id="JP-B")
+    code_project(Project.open(coded))
+    return coded
+
+
+def test_the_page_shows_decisions_to_recheck_and_stale_ones(edited):
+    s = ReviewSession(edited, "hanako")
+    t = s.transcript("JP-B")
+    (item,) = [i for i in t["items"] if i["recheck"]]
+    assert (item["code"], item["text"], item["was"], item["status"]) == ("課題①", NOW, WAS, "accepted")
+    assert s.p.by_id["JP-B"].body[item["start"]:item["end"]] == NOW
+    assert [(x["code"], x["text"], x["status"], x["quote"], x["memo"]) for x in t["stale"]] == [
+        ("課題⑧", GONE, "accepted", True, "人材の話"), ("課題⑫", GONE, "manual", False, "")]
+    assert t["recheck"] == 1 and not any(i["code"] in ("課題⑧", "課題⑫") for i in t["items"])
+    counts = {x["id"]: (x["pending"], x["recheck"], x["stale"]) for x in s.state()["transcripts"]}
+    assert counts["JP-B"][1:] == (1, 2) and counts["JP-C"] == (3, 0, 0)
+    assert all(not i["recheck"] for i in s.transcript("JP-C")["items"])
+    assert ReviewSession(edited, "taro").transcript("JP-B")["stale"] == []  # another coder has none
+
+
+def test_drop_and_reattach_through_the_session(edited):
+    s = ReviewSession(edited, "hanako")
+    body = s.p.by_id["JP-B"].body
+    (item,) = [i for i in s.transcript("JP-B")["items"] if i["recheck"]]
+    out = s.decide({"transcript_id": "JP-B", "start": item["start"], "end": item["end"], "code_id": "課題①", "action": "drop"})
+    assert out["saved"]["rows"] == [] and out["saved"]["dropped"] == [{"code": "課題①", "start": item["start"], "end": item["end"]}]
+    assert "課題①" not in {r["code_id"] for r in rows(edited)}
+    again = [i for i in out["items"] if i["code"] == "課題①" and i["start"] == item["start"]]
+    assert [(i["status"], i["recheck"]) for i in again] == [("pending", False)]  # the suggestion on it is left to decide
+    stale = {x["code"]: x for x in out["stale"]}
+    a = body.index("人の話は別の日に")
+    out = s.decide({"transcript_id": "JP-B", "start": stale["課題⑧"]["start"], "end": stale["課題⑧"]["end"],
+                    "code_id": "課題⑧", "action": "reattach", "to_start": a, "to_end": a + 8})
+    assert out["saved"]["rows"] == [{"code": "課題⑧", "status": "accepted", "quote": True}]
+    assert [x["code"] for x in out["stale"]] == ["課題⑫"]
+    moved = next(r for r in rows(edited) if r["code_id"] == "課題⑧")
+    assert (moved["text"], moved["status"], moved["quote"], moved["memo"]) == ("人の話は別の日に", "accepted", "yes", "人材の話")
+    assert (int(moved["start"]), int(moved["end"])) == (a, a + 8)
+    out = s.decide({"transcript_id": "JP-B", "start": stale["課題⑫"]["start"], "end": stale["課題⑫"]["end"],
+                    "code_id": "課題⑫", "action": "drop"})
+    assert out["stale"] == [] and [r["code_id"] for r in rows(edited)] == ["課題⑧"]
+    p = Project.open(edited)
+    assert [(r.code_id, r.anchor) for r in p.store().anchored(p.by_id)] == [("課題⑧", "ok")]
+
+
+@pytest.mark.parametrize("req,message", [
+    ({"start": 3, "end": 31, "code_id": "課題⑤", "action": "drop"},
+     "hanako has no decision to re-check or whose passage is gone on 課題⑤ at JP-B 3..31"),
+    ({"start": 3, "end": 31, "code_id": "課題①", "action": "reattach", "to_start": 0, "to_end": 2},
+     "hanako's decision on 課題① at JP-B 3..31 is not a decision whose passage is gone: only such a decision can be re-attached"),
+    ({"start": "STALE", "end": "STALE", "code_id": "課題⑧", "action": "reattach", "to_start": 5, "to_end": 9999},
+     "JP-B: span 5..9999 is outside the text"),
+    ({"start": "STALE", "end": "STALE", "code_id": "課題⑧", "action": "reattach", "to_start": 9, "to_end": 9},
+     "JP-B: span 9..9 is outside the text"),
+    ({"start": "STALE", "end": "STALE", "code_id": "課題⑧", "action": "reattach"}, "to_start and to_end must be integers"),
+    ({"start": "STALE", "end": "STALE", "code_id": "課題⑫", "action": "drop", "transcript_id": "JP-C"},
+     "hanako has no decision to re-check or whose passage is gone on 課題⑫ at JP-C"),
+])
+def test_bad_drop_or_reattach_requests_change_nothing(edited, req, message):
+    s = ReviewSession(edited, "hanako")
+    stale = s.transcript("JP-B")["stale"][0]
+    req = {"transcript_id": "JP-B", **{k: stale[k] if v == "STALE" else v for k, v in req.items()}}
+    path = edited / "codings" / "hanako.csv"
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match=message):
+        s.decide(req)
+    assert path.read_bytes() == before
+
+
+def test_a_confirmed_decision_is_not_dropped(edited):
+    s = ReviewSession(edited, "hanako")
+    s.decide({"transcript_id": "JP-C", "start": 10, "end": 20, "code_id": "課題⑫", "action": "add"})
+    before = (edited / "codings" / "hanako.csv").read_bytes()
+    with pytest.raises(StoreError, match=r"hanako's decision on 課題⑫ at JP-C 10..20 is not a decision to re-check or "
+                                         r"whose passage is gone: only such a decision can be dropped \(reject it instead\)"):
+        s.decide({"transcript_id": "JP-C", "start": 10, "end": 20, "code_id": "課題⑫", "action": "drop"})
+    assert (edited / "codings" / "hanako.csv").read_bytes() == before
+
+
+@pytest.fixture
+def edited_server(edited):
+    srv = make_server(edited, "hanako", port=0, sort="position")
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_drop_and_reattach_over_http_need_the_token(edited_server, edited):
+    token = edited_server.session.token
+    status, t = request(edited_server, "/api/transcript/JP-B", token=token)
+    assert status == 200 and [x["code"] for x in t["stale"]] == ["課題⑧", "課題⑫"]
+    gone = t["stale"][1]
+    req = {"transcript_id": "JP-B", "start": gone["start"], "end": gone["end"], "code_id": "課題⑫", "action": "drop"}
+    path = edited / "codings" / "hanako.csv"
+    before = path.read_bytes()
+    assert request(edited_server, "/api/decide", data=req)[0] == 403
+    assert request(edited_server, "/api/decide", token="wrong", data=req)[0] == 403
+    assert path.read_bytes() == before
+    status, out = request(edited_server, "/api/decide", token=token, data=req)
+    assert status == 200 and out["saved"]["dropped"][0]["code"] == "課題⑫" and [x["code"] for x in out["stale"]] == ["課題⑧"]
+    status, err = request(edited_server, "/api/decide", token=token, data=req)  # already dropped
+    assert status == 400 and err["error"].startswith("hanako has no decision to re-check or whose passage is gone on 課題⑫")
+    a = edited_server.session.p.by_id["JP-B"].body.index("人の話")
+    keep = t["stale"][0]
+    status, out = request(edited_server, "/api/decide", token=token, data={
+        "transcript_id": "JP-B", "start": keep["start"], "end": keep["end"], "code_id": "課題⑧", "action": "reattach",
+        "to_start": a, "to_end": a + 3})
+    assert status == 200 and out["stale"] == [] and out["saved"]["rows"][0]["code"] == "課題⑧"
+    status, state = request(edited_server, "/api/state", token=token)
+    assert {x["id"]: (x["recheck"], x["stale"]) for x in state["transcripts"]}["JP-B"] == (1, 0)
+
+
+def click(b, selector):
+    """A mouse click on the middle of an element, as a person makes it (mousedown, then mouseup)."""
+    x, y = b.js(f"""(() => {{ const el = document.querySelector({json.dumps(selector)}); el.scrollIntoView({{block: 'center'}});
+                   const r = el.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()""")
+    for kind in ("mousePressed", "mouseReleased"):
+        b.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+
+
+def test_the_page_marks_a_recheck_and_drops_or_reattaches_stale_decisions(edited_server, edited, browser, tmp_path):
+    b = browser
+    b.open(edited_server.url)
+    b.wait_for("window.review && window.review.ready", what="the page ready")
+    assert b.js("document.querySelector('main h1').innerText").startswith("JP-B")
+    assert "要確認 3 件" in b.js("document.getElementById('progress').innerText")
+    # the box of decisions whose passage is gone, above the text
+    box = b.js("document.getElementById('stale').innerText")
+    assert box.startswith("箇所が見つからない判断（2 件）") and GONE in box and "選んだ語句に付け直す" in box
+    assert b.js("[...document.querySelectorAll('#stale li')].map(li => li.dataset.code)") == ["課題⑧", "課題⑫"]
+    assert b.js("document.getElementById('stale').compareDocumentPosition(document.querySelector('.para')) & 4") == 4
+    # the decision to re-check: focused first, marked on its chip, its old words in the detail panel
+    assert focused(b)[0] == "課題①"
+    chip = b.js("(() => { const c = document.querySelector('.chip.recheck'); return [c.dataset.code, c.innerText, c.title]; })()")
+    assert chip[0] == "課題①" and chip[1].endswith("✓！") and chip[2].endswith("— 要確認")
+    assert b.js("document.querySelectorAll('.chip.recheck').length") == 1
+    detail = b.js("document.getElementById('detail').innerText")
+    assert "判断の後で語句が編集されました" in detail and WAS in detail and "d この判断を削除" in detail
+    b.screenshot(tmp_path / "review-stale.png")
+
+    click(b, "#stale li[data-code='課題⑫'] button.drop")  # Drop
+    wait_saved(b, 1)
+    assert b.js("document.getElementById('status').innerText").startswith("削除しました：課題⑫")
+    assert b.js("[...document.querySelectorAll('#stale li')].map(li => li.dataset.code)") == ["課題⑧"]
+    assert sorted(r["code_id"] for r in rows(edited)) == ["課題①", "課題⑧"]
+
+    # select the words as they now read, then Re-attach to selection
+    b.js("""(() => {
+        const piece = [...document.querySelectorAll('.piece')].find(p => p.textContent.includes('人の話は別の日に'));
+        const node = piece.firstChild, at = node.textContent.indexOf('人の話は別の日に');
+        const range = document.createRange();
+        range.setStart(node, at); range.setEnd(node, at + '人の話は別の日に'.length);
+        const sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(range);
+    })()""")
+    click(b, "#stale li[data-code='課題⑧'] button.reattach")
+    wait_saved(b, 2)
+    assert not b.js("document.getElementById('stale')")
+    moved = next(r for r in rows(edited) if r["code_id"] == "課題⑧")
+    assert (moved["text"], moved["status"], moved["quote"], moved["memo"]) == ("人の話は別の日に", "accepted", "yes", "人材の話")
+    assert "課題⑧:accepted" in b.js("review.items.map(i => i.code + ':' + i.status)")
+
+    # d drops the decision to re-check; on anything else it says so and sends nothing
+    while focused(b)[0] != "課題①":
+        b.press("j")
+    b.press("d")
+    wait_saved(b, 3)
+    assert not b.js("document.querySelector('.chip.recheck')")
+    assert [r["code_id"] for r in rows(edited)] == ["課題⑧"]
+    b.press("d")
+    assert b.js("document.getElementById('status').innerText") == "d で削除できるのは要確認の判断だけです"
+    assert b.js("review.saves") == 3
+    assert "要確認" not in b.js("document.getElementById('progress').innerText")
+
+
+def test_the_page_says_everything_in_both_languages():
+    from coding.i18n import PAGE, page_text
+
+    assert set(PAGE["ja"]) == set(PAGE["en"])
+    assert page_text("en")["stale_title"] == "Decisions whose passage is gone ({n})"
+    assert (page_text("en")["drop"], page_text("en")["reattach"]) == ("Drop", "Re-attach to selection")
+    assert (page_text("ja")["drop"], page_text("ja")["reattach"]) == ("削除", "選んだ語句に付け直す")

@@ -8,7 +8,7 @@ import pytest
 
 from coding.errors import StoreError
 from coding.project import Project, code_project, export_codings, import_codings
-from coding.store import COLUMNS
+from coding.store import COLUMNS, Store, record_decisions
 
 BODY = ("A: 必然的に日本企業が多くなり、海外からの問い合わせは多くない。\n\n"
         "A: 共同研究になってしまうと成果が共同発明になり、共有特許になってしまう。\n\n"
@@ -81,7 +81,7 @@ def test_edited_transcript_reanchors_or_keeps_stale(coded, write):
     moved = resolved[0]
     assert p.by_id["JP-B"].body[moved.start:moved.end] == a["text"]
     kept = (coded / "codings" / "hanako.csv").read_text(encoding="utf-8")
-    assert "専門人材が慢性的に不足している。" in kept  # the stale decision is never dropped
+    assert "専門人材が慢性的に不足している。" in kept  # the stale decision is kept until a person drops it
 
 
 @pytest.mark.parametrize(
@@ -127,3 +127,60 @@ def test_writes_are_atomic(coded, monkeypatch):
         _decide(coded, [dict(rows[1], status="accepted")])
     assert path.read_text(encoding="utf-8") == before
     assert [p.name for p in path.parent.iterdir()] == ["hanako.csv"]  # no temp file left behind
+
+
+def _edited(coded, write):
+    """hanako decided three passages, then the note was edited: a word inside the first changed
+    (re-check), the third deleted (stale); the second is one character further on (moved)."""
+    rows = _rows(export_codings(Project.open(coded)))
+    a = next(r for r in rows if r["code_id"] == "課題①")
+    b = next(r for r in rows if r["code_id"] == "課題⑤")
+    c = next(r for r in rows if r["code_id"] == "課題⑧")
+    _decide(coded, [dict(a, status="accepted"), dict(b, status="rejected"), dict(c, status="accepted", quote="yes")])
+    write("b.md", BODY.replace("問い合わせ", "問合せ").replace("専門人材が慢性的に不足している。", "人の話は別の日に。"), id="JP-B")
+    p = Project.open(coded)
+    mine = {r.code_id: r for r in p.store().anchored(p.by_id)}
+    assert (mine["課題①"].anchor, mine["課題⑤"].anchor, mine["課題⑧"].anchor) == ("recheck", "moved", "stale")
+    return p, mine
+
+
+def _kept(project, coder="hanako"):
+    return sorted((r["code_id"], r["text"], r["status"], r["quote"], r["decided_at"])
+                  for r in _rows((project / "codings" / f"{coder}.csv").read_text(encoding="utf-8")))
+
+
+def test_a_person_drops_a_stale_decision_and_one_to_recheck(coded, write):
+    p, mine = _edited(coded, write)
+    before = _kept(coded)
+    res = record_decisions(coded, "hanako", [], p.by_id, drop=[mine["課題⑧"].key])
+    assert res.dropped == 1 and (res.added, res.changed) == (0, 0)
+    after = _kept(coded)
+    assert [r for r in before if r[0] != "課題⑧"] == after  # nothing else changed
+    moved = next(r for r in Store.open(coded).decisions["hanako"] if r.code_id == "課題⑤")
+    assert moved.key == mine["課題⑤"].key  # a moved decision is written where its words are, as every write does
+    assert "専門人材が慢性的に不足している。" not in (coded / "codings" / "hanako.csv").read_text(encoding="utf-8")
+    # a decision to re-check is found by the span it was re-attached to …
+    recheck = mine["課題①"]
+    assert recheck.key != next(r for r in Store.open(coded).decisions["hanako"] if r.code_id == "課題①").key
+    res = record_decisions(coded, "hanako", [], p.by_id, drop=[recheck.key])
+    assert res.dropped == 1 and [r[0] for r in _kept(coded)] == ["課題⑤"]
+
+
+def test_a_decision_to_recheck_is_dropped_by_its_stored_key_too(coded, write):
+    p, mine = _edited(coded, write)
+    stored = next(r for r in Store.open(coded).decisions["hanako"] if r.code_id == "課題①")
+    assert record_decisions(coded, "hanako", [], p.by_id, drop=[stored.key]).dropped == 1
+    assert sorted(r[0] for r in _kept(coded)) == ["課題⑤", "課題⑧"]
+
+
+def test_dropping_what_is_not_there_writes_nothing(coded, write):
+    p, mine = _edited(coded, write)
+    path = coded / "codings" / "hanako.csv"
+    before = path.read_bytes()
+    stale = mine["課題⑧"]
+    with pytest.raises(StoreError, match=r"hanako has no such decision to drop; nothing was written\n  JP-B 0..5 課題⑧"):
+        record_decisions(coded, "hanako", [], p.by_id, drop=[stale.key, ("JP-B", 0, 5, "課題⑧")])
+    assert path.read_bytes() == before
+    with pytest.raises(StoreError, match="taro has no such decision to drop"):
+        record_decisions(coded, "taro", [], p.by_id, drop=[stale.key])
+    assert not (coded / "codings" / "taro.csv").exists() and path.read_bytes() == before
