@@ -98,7 +98,10 @@ class Vectors:
         rows = [r for r in (self.row(w) for w in words) if r >= 0]
         if not rows:
             return np.zeros(self.dim, dtype="float32")
-        v = self.table[rows].mean(axis=0)
+        # each distinct row once, weighted by its count: a paragraph of a million words needs no
+        # million-row copy of the table (the direction, all that is kept, is the mean's)
+        uniq, counts = np.unique(np.asarray(rows, dtype=np.int64), return_counts=True)
+        v = counts.astype("float32") @ self.table[uniq]
         n = float(np.linalg.norm(v))
         return v / n if n > 0 else v
 

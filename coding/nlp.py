@@ -590,21 +590,26 @@ def chunks(text: str) -> list[str]:
     """Split an over-long paragraph at sentence ends so each chunk stays under Sudachi's limit."""
     if len(text) * 4 <= MAX_BYTES or len(text.encode("utf-8")) <= MAX_BYTES:
         return [text]
-    out, cur = [], ""
+    out: list[str] = []
+    cur: list[str] = []
+    size = 0  # bytes in cur (counted piece by piece: re-encoding the growing chunk would be quadratic)
     for piece in _split_keep(text):
-        if cur and len((cur + piece).encode("utf-8")) > MAX_BYTES:
-            out.append(cur)
-            cur = ""
-        while len(piece.encode("utf-8")) > MAX_BYTES:  # a single monster sentence
+        n = len(piece.encode("utf-8"))
+        if cur and size + n > MAX_BYTES:
+            out.append("".join(cur))
+            cur, size = [], 0
+        while n > MAX_BYTES:  # a single monster sentence
             cut = MAX_BYTES // 4
             if cur:
-                out.append(cur)
-                cur = ""
+                out.append("".join(cur))
+                cur, size = [], 0
             out.append(piece[:cut])
             piece = piece[cut:]
-        cur += piece
+            n = len(piece.encode("utf-8"))
+        cur.append(piece)
+        size += n
     if cur:
-        out.append(cur)
+        out.append("".join(cur))
     return out
 
 
