@@ -144,6 +144,15 @@ def test_a_front_matter_org_that_is_not_a_pseudonym_is_a_name(project):
     assert res.exit_code == 0 and "東北大学" not in (project / "outputs" / "tables" / "tables.json").read_text(encoding="utf-8")
 
 
+def test_pseudonyms_with_a_country_prefix_are_pseudonyms():
+    from coding.anonymity import PSEUDONYM_RE
+
+    for org in ["スウェーデンL大学", "米国R州立大学", "仮称C1大学", "英国T大学", "甲大学", "K大学（私立）"]:
+        assert PSEUDONYM_RE.match(org), org
+    for org in ["東北大学", "スウェーデン大学", "ハーバード大学", "東京工業大学"]:
+        assert not PSEUDONYM_RE.match(org), org
+
+
 def test_the_name_search_reads_a_huge_line_in_chunks(project, monkeypatch):
     """A transcript that is one very long line is parsed a chunk at a time (memory stays flat):
     no chunk handed to the NER is longer than the limit, and a name deep in the line is found."""
