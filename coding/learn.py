@@ -196,6 +196,12 @@ class LearnedModel:
     def scores(self, w: Window, rule_hits: Iterable[str] = (), codes: Iterable[str] | None = None) -> dict[str, float]:
         """Probability of each code (or of ``codes`` only) for a window; ``rule_hits``: the codes
         whose rules fired in it."""
+        return self.probabilities(self.base_logits(w), rule_hits, codes)
+
+    def base_logits(self, w: Window) -> list[float]:
+        """Each code's log-odds for a window before its rules' say, rounded to 1e-5 (what the tag
+        cache keeps per paragraph, so that a re-tag after a codebook edit needs no vectors and
+        gives exactly what a fresh run gives)."""
         import numpy as np
 
         idx = sorted(self.vocab[f] for f in w.bow if f in self.vocab)  # one order: the same sum every run
@@ -205,12 +211,19 @@ class LearnedModel:
         v = np.asarray(w.vec, dtype="float32") * VECTOR_SCALE
         z += v @ self.dense
         z += (self.protos @ np.asarray(w.vec, dtype="float32")) @ self.proto_w
+        return [round(float(x), 5) for x in z]
+
+    def probabilities(self, base: Sequence[float], rule_hits: Iterable[str] = (),
+                      codes: Iterable[str] | None = None) -> dict[str, float]:
+        """:meth:`scores` from a window's :meth:`base_logits`."""
         hits = set(rule_hits)
-        if hits:
-            z += self.rule_w * np.array([c in hits for c in self.codes], dtype="float32")
-        p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
         wanted = None if codes is None else set(codes)
-        return {c: float(p[k]) for k, c in enumerate(self.codes) if wanted is None or c in wanted}
+        out = {}
+        for k, c in enumerate(self.codes):
+            if wanted is None or c in wanted:
+                z = base[k] + (float(self.rule_w[k]) if c in hits else 0.0)
+                out[c] = 1.0 / (1.0 + math.exp(-min(max(z, -30.0), 30.0)))
+        return out
 
     def cv(self, code: str) -> tuple[float, float, float]:
         cv = (self.info.get("cv") or {}).get(code)

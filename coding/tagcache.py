@@ -134,10 +134,12 @@ class TagWork:
     """
 
     def __init__(self, codebook: Codebook, settings: NlpSettings, codes: Sequence[str] | None = None,
-                 paragraphs: dict[str, list[int]] | None = None, tagger: Tagger | None = None):
+                 paragraphs: dict[str, list[int]] | None = None, tagger: Tagger | None = None,
+                 logits: dict[str, list] | None = None):
         self.codebook, self.settings = codebook, settings
         self.codes = None if codes is None else list(codes)
         self.paragraphs = paragraphs
+        self.logits = logits or {}  # transcript id → the model's base logits per paragraph (a re-tag)
         self._tagger = tagger
 
     def __getstate__(self):
@@ -152,8 +154,14 @@ class TagWork:
         """Rows per code; on a full tagging also what a later re-tag of a few codes needs."""
         tagger = self.tagger()
         if self.codes is None:
+            tagger.known_logits = None
+            rows = _rows_by_code(tagger.tag(t, docs))
             found = {"strings": [tagger.match_strings(d) for d in docs], "model": tagger.model_codes(t, docs)}
-            return _rows_by_code(tagger.tag(t, docs)), found
+            if tagger.model is not None:
+                found["logits"] = [tagger.logits.get(i) for i in range(len(t.paragraphs))]
+            return rows, found
+        known = self.logits.get(t.id)
+        tagger.known_logits = {i: z for i, z in enumerate(known) if z is not None} if known else None
         wanted = self.paragraphs.get(t.id) if self.paragraphs is not None else None
         if wanted is not None and docs:  # an empty doc stands in for a paragraph known to hold no match
             keep = set(wanted)
@@ -294,6 +302,7 @@ class TagCache:
             else:
                 e.pop("strings", None)
                 e.pop("model", None)
+                e.pop("logits", None)
                 stats.cached += 1
                 if progress:
                     progress(t)
@@ -308,6 +317,7 @@ class TagCache:
                 write_framed(self._tag_path(keys[t.id]), TAGS_FORMAT, keys[t.id], e)
                 e.pop("strings")
                 e.pop("model")
+                e.pop("logits", None)
                 entries[t.id] = e
                 stats.retagged += 1
                 if progress:
@@ -327,13 +337,15 @@ class TagCache:
             need = [t for t in ts if wanted[t.id]]
             found: dict[str, dict[str, list]] = {}
             if need:
-                work = TagWork(self.codebook, self.settings, codes, {t.id: wanted[t.id] for t in need}, tagger=tagger)
+                work = TagWork(self.codebook, self.settings, codes, {t.id: wanted[t.id] for t in need}, tagger=tagger,
+                               logits={t.id: entries[t.id]["logits"] for t in need if entries[t.id].get("logits")})
                 for t, (rows, _) in map_parsed(need, self.settings, cache, work, jobs=jobs, stats=pstats, as_spacy=as_spacy):
                     found[t.id] = rows
             for t in ts:
                 e = entries[t.id]
                 e.pop("strings", None)
                 e.pop("model", None)
+                e.pop("logits", None)
                 rows = found.get(t.id, {})
                 for c in codes:
                     e["codes"][c] = [fps[c], rows.get(c, [])]

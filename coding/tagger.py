@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
 from .codebook import Codebook
-from .learn import Window, features_of, resolve_model, window_of
+from .learn import features_of, resolve_model, window_of
 from .rules import SURFACE, Rule
 from .transcripts import Transcript, split_sentences
 
@@ -250,6 +250,8 @@ class Tagger:
         # denial is read only when some code takes it into account (``deny``)
         self._uses_denial = bool(self.denial) and any(codebook[p.code_id].deny for p in self.patterns)
         self._windows: dict[int, tuple] = {}  # see _window()
+        self.logits: dict[int, list[float]] = {}  # see _base()
+        self.known_logits: Mapping[int, Sequence[float]] | None = None
         # the model's codes this tagger suggests (a tagger for a few codes scores only those)
         self._known_model_codes = [] if model is None else [
             c for c in model.codes if c in codebook and codebook[c].codable and model.cv_f1(c) >= self.min_cv_f1]
@@ -446,14 +448,29 @@ class Tagger:
         out: list[Suggestion] = []
         region = transcript.attributes.get("region")
         self._windows = {}  # what the model read of each paragraph, for model_codes() of the same docs
+        self.logits = {}  # paragraph index → the model's base logits (the tag cache keeps them)
         for para, doc in zip(transcript.paragraphs, docs):
             if self.skipped(para):
                 continue
             out.extend(s for s in self.tag_paragraph(transcript.id, para, doc) if self.allowed(s.code_id, region))
         return out
 
-    def _window(self, doc) -> tuple[Window, list[str], list[str]]:
-        """(the model's window, norms, POS) of a paragraph doc, worked out once per tagging."""
+    def _base(self, para, doc) -> list[float]:
+        """The model's base logits for a paragraph: from ``known_logits`` (the tag cache's, when a
+        few codes are re-tagged) or worked out from its words now."""
+        base = self.known_logits.get(para.index) if self.known_logits else None
+        if base is None or len(base) != len(self.model.codes):
+            window = self._window(doc)
+            if len(window) < 4:  # worked out once per paragraph doc, like the window
+                window = (*window, self.model.base_logits(window[0]))
+                self._windows[id(doc)] = (doc, window)
+            base = window[3]
+        self.logits[para.index] = base
+        return base
+
+    def _window(self, doc) -> tuple:
+        """(the model's window, norms, POS[, base logits]) of a paragraph doc, worked out once per
+        tagging."""
         got = self._windows.get(id(doc))
         if got is not None and got[0] is doc:
             return got[1]
@@ -562,7 +579,7 @@ class Tagger:
         for para, doc in zip(transcript.paragraphs, docs):
             if self.skipped(para) or len(doc) == 0:
                 continue
-            scores = model.scores(self._window(doc)[0], (), codes)
+            scores = model.probabilities(self._base(para, doc), (), codes)
             for c in codes:
                 if scores[c] >= model.thresholds[c] and scores[c] >= self.min_model_score:
                     out.setdefault(c, []).append(para.index)
@@ -579,8 +596,7 @@ class Tagger:
         known = self._known_model_codes
         learned = {r.code_id: cb.eval_code(r.code_id) for r in rules}
         hits = {m for m in learned.values() if m is not None}
-        win, norms, pos = self._window(doc)
-        pscores = model.scores(win, hits, known)
+        pscores = model.probabilities(self._base(para, doc), hits, known)
         out = []
         for r in rules:
             m = learned[r.code_id]
@@ -593,6 +609,7 @@ class Tagger:
         if not add:
             return out
         sents = []
+        _, norms, pos = self._window(doc)[:3]
         tokens = list(doc)
         tstarts = [t.idx for t in tokens]
         tends = [t.idx + len(t.text) for t in tokens]

@@ -268,7 +268,7 @@ def test_codebook_edit_that_removes_matches_drops_them(project):
     assert {k: v for k, v in res.by_code.items()} == {k: v for k, v in first.by_code.items() if k != edited[0]}
 
 
-def test_with_a_learned_suggester_a_codebook_edit_retags_only_that_code(project):
+def test_with_a_learned_suggester_a_codebook_edit_retags_only_that_code(project, monkeypatch):
     """The model's say on a code does not depend on any code's patterns: an edit re-tags the edited
     code alone (in its phrases' paragraphs and the model's), and the result equals a fresh run, also
     when the edit removes every rule match (the model's own suggestions of the code then stand alone)."""
@@ -310,10 +310,19 @@ def test_with_a_learned_suggester_a_codebook_edit_retags_only_that_code(project)
         c["patterns"] = [{"id": "nothing", "any": ["存在しない語句"]}]
         edited.append(c["id"])
 
+    from coding.learn import LearnedModel
+
+    read = []  # paragraphs the model read afresh (its sentence readings, for codes it adds alone, are not counted)
+    base_logits = LearnedModel.base_logits
+    monkeypatch.setattr(LearnedModel, "scores", lambda self, w, hits=(), codes=None: self.probabilities(
+        base_logits(self, w), hits, codes))
+    monkeypatch.setattr(LearnedModel, "base_logits", lambda self, w: read.append(1) or base_logits(self, w))
     for change in (add, remove):
         _edit_codebook(project, change)
+        read.clear()
         res = code_project(Project.open(project))
         assert (res.parsed, res.retagged, res.retagged_codes) == (0, 0, [edited[-1]])
+        assert read == []  # the model's reading of each paragraph came from the cache
         incremental = _suggestions(project)
         shutil.rmtree(project / "outputs" / "cache" / "tags")
         (project / "outputs" / "cache" / "code-run.json").unlink()
