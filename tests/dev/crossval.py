@@ -1,6 +1,6 @@
 """Cross-validation of the tagger with its learned suggester on the development set.
 
-    python tests/dev/crossval.py [--folds 4] [--C 1.0] [--min-cv-f1 0.3] [--per-code]
+    python tests/dev/crossval.py [--folds 4 | --by-writer] [--C 1.0] [--min-cv-f1 0.3] [--per-code]
 
 The development interviews (tests/dev) are split into folds by transcript. For each fold the
 model is trained on the sample project's reviewed codings, the other folds' gold and the seed
@@ -55,6 +55,8 @@ def main(argv=None) -> int:
     ap.add_argument("--min-cv-f1", type=float, default=0.0, help="codes learned worse than this are left to their rules")
     ap.add_argument("--min-df", type=int, default=2)
     ap.add_argument("--per-code", action="store_true")
+    ap.add_argument("--by-writer", action="store_true",
+                    help="one fold per id prefix (DV, DW, …): each writer's notes scored by a model that never saw that writer")
     ap.add_argument("--rules-only", action="store_true", help="score the rules alone")
     ap.add_argument("--calibration", action="store_true",
                     help="how often a code is right, by the model's probability for it (out-of-fold)")
@@ -69,7 +71,12 @@ def main(argv=None) -> int:
     seeds, proto = seed_examples(sample, vectors=vectors)
     allowed = {k: set(v) for k, v in cb.settings.tagger.regions.items()}
     groups = sorted({e.group for e in d_ex})
-    fold_of = {g: i % args.folds for i, g in enumerate(groups)}
+    if args.by_writer:
+        writers = sorted({g.split("-")[0] for g in groups})
+        fold_of = {g: writers.index(g.split("-")[0]) for g in groups}
+        args.folds = len(writers)
+    else:
+        fold_of = {g: i % args.folds for i, g in enumerate(groups)}
     preds, golds = [], []
     bands = [0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.01]
     calib = [[0, 0] for _ in bands[:-1]]  # per band: paragraph-code pairs, of which right
