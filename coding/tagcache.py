@@ -5,7 +5,9 @@ Files under ``outputs/cache/`` (generated, private, safe to delete):
 * ``tags/<tkey>.json`` — per transcript (its text, front matter and every tagger setting): each
   code's suggestions under that code's fingerprint, plus what a later re-tag of a few codes
   needs to find their paragraphs (the strings phrases are matched in, per paragraph, and where
-  the learned suggester could add each code on its own);
+  the learned suggester could add each code on its own) and to decide them without reading the
+  words again (the model's base log-odds per paragraph, and the sentences it put each code it
+  added on: that choice depends on the model and the sentences alone, not on any pattern);
 * ``tags/code-<gkey>-<fp>.json`` — per edited code (at its new fingerprint): its suggestions in
   every transcript, so an edit writes one new file instead of rewriting every transcript's;
 * ``code-run.json`` — the last run's manifest: with nothing changed, ``code`` checks that
@@ -135,11 +137,12 @@ class TagWork:
 
     def __init__(self, codebook: Codebook, settings: NlpSettings, codes: Sequence[str] | None = None,
                  paragraphs: dict[str, list[int]] | None = None, tagger: Tagger | None = None,
-                 logits: dict[str, list] | None = None):
+                 logits: dict[str, list] | None = None, added: dict[str, dict] | None = None):
         self.codebook, self.settings = codebook, settings
         self.codes = None if codes is None else list(codes)
         self.paragraphs = paragraphs
         self.logits = logits or {}  # transcript id → the model's base logits per paragraph (a re-tag)
+        self.added = added or {}  # transcript id → paragraph → code → sentences the model chose (a re-tag)
         self._tagger = tagger
 
     def __getstate__(self):
@@ -154,14 +157,17 @@ class TagWork:
         """Rows per code; on a full tagging also what a later re-tag of a few codes needs."""
         tagger = self.tagger()
         if self.codes is None:
-            tagger.known_logits = None
+            tagger.known_logits = tagger.known_added = None
             rows = _rows_by_code(tagger.tag(t, docs))
             found = {"strings": [tagger.match_strings(d) for d in docs], "model": tagger.model_codes(t, docs)}
             if tagger.model is not None:
                 found["logits"] = [tagger.logits.get(i) for i in range(len(t.paragraphs))]
+                found["added"] = {str(i): v for i, v in sorted(tagger.added.items()) if v}
             return rows, found
         known = self.logits.get(t.id)
         tagger.known_logits = {i: z for i, z in enumerate(known) if z is not None} if known else None
+        added = self.added.get(t.id)
+        tagger.known_added = {int(i): v for i, v in added.items()} if added else None
         wanted = self.paragraphs.get(t.id) if self.paragraphs is not None else None
         if wanted is not None and docs:  # an empty doc stands in for a paragraph known to hold no match
             keep = set(wanted)
@@ -303,6 +309,7 @@ class TagCache:
                 e.pop("strings", None)
                 e.pop("model", None)
                 e.pop("logits", None)
+                e.pop("added", None)
                 stats.cached += 1
                 if progress:
                     progress(t)
@@ -318,6 +325,7 @@ class TagCache:
                 e.pop("strings")
                 e.pop("model")
                 e.pop("logits", None)
+                e.pop("added", None)
                 entries[t.id] = e
                 stats.retagged += 1
                 if progress:
@@ -338,7 +346,8 @@ class TagCache:
             found: dict[str, dict[str, list]] = {}
             if need:
                 work = TagWork(self.codebook, self.settings, codes, {t.id: wanted[t.id] for t in need}, tagger=tagger,
-                               logits={t.id: entries[t.id]["logits"] for t in need if entries[t.id].get("logits")})
+                               logits={t.id: entries[t.id]["logits"] for t in need if entries[t.id].get("logits")},
+                               added={t.id: entries[t.id]["added"] for t in need if entries[t.id].get("added")})
                 for t, (rows, _) in map_parsed(need, self.settings, cache, work, jobs=jobs, stats=pstats, as_spacy=as_spacy):
                     found[t.id] = rows
             for t in ts:
@@ -346,6 +355,7 @@ class TagCache:
                 e.pop("strings", None)
                 e.pop("model", None)
                 e.pop("logits", None)
+                e.pop("added", None)
                 rows = found.get(t.id, {})
                 for c in codes:
                     e["codes"][c] = [fps[c], rows.get(c, [])]

@@ -141,6 +141,11 @@ def _within(ids: Sequence[int], clip: tuple[int, int] | None) -> Sequence[int]:
 _FOLDED: dict[str, str] = {}  # fold() of token texts: the same words recur all through a corpus
 
 
+def _choice_fits(picked: Sequence[int] | None, n: int) -> bool:
+    """A kept choice of sentences that can stand for this paragraph's ``n`` sentences."""
+    return bool(picked) and all(isinstance(k, int) and 0 <= k < n for k in picked)
+
+
 def _context(tokens: Sequence) -> _Context:
     return _context_of([t.text for t in tokens], [t.norm_ for t in tokens], [t.i for t in tokens])
 
@@ -250,8 +255,11 @@ class Tagger:
         # denial is read only when some code takes it into account (``deny``)
         self._uses_denial = bool(self.denial) and any(codebook[p.code_id].deny for p in self.patterns)
         self._windows: dict[int, tuple] = {}  # see _window()
+        self._words: dict[int, tuple] = {}  # see _lists()
         self.logits: dict[int, list[float]] = {}  # see _base()
         self.known_logits: Mapping[int, Sequence[float]] | None = None
+        self.added: dict[int, dict[str, list[int]]] = {}  # see _add_model()
+        self.known_added: Mapping[int, Mapping[str, Sequence[int]]] | None = None
         # the model's codes this tagger suggests (a tagger for a few codes scores only those)
         self._known_model_codes = [] if model is None else [
             c for c in model.codes if c in codebook and codebook[c].codable and model.cv_f1(c) >= self.min_cv_f1]
@@ -448,7 +456,9 @@ class Tagger:
         out: list[Suggestion] = []
         region = transcript.attributes.get("region")
         self._windows = {}  # what the model read of each paragraph, for model_codes() of the same docs
+        self._words = {}
         self.logits = {}  # paragraph index → the model's base logits (the tag cache keeps them)
+        self.added = {}  # paragraph index → code → the sentences the model put it on (kept too)
         for para, doc in zip(transcript.paragraphs, docs):
             if self.skipped(para):
                 continue
@@ -461,25 +471,33 @@ class Tagger:
         base = self.known_logits.get(para.index) if self.known_logits else None
         if base is None or len(base) != len(self.model.codes):
             window = self._window(doc)
-            if len(window) < 4:  # worked out once per paragraph doc, like the window
+            if len(window) < 2:  # worked out once per paragraph doc, like the window
                 window = (*window, self.model.base_logits(window[0]))
                 self._windows[id(doc)] = (doc, window)
-            base = window[3]
+            base = window[1]
         self.logits[para.index] = base
         return base
 
-    def _window(self, doc) -> tuple:
-        """(the model's window, norms, POS[, base logits]) of a paragraph doc, worked out once per
-        tagging."""
-        got = self._windows.get(id(doc))
+    def _lists(self, doc) -> tuple[list[str], list[str]]:
+        """The normalised forms and POS of a paragraph doc's tokens, read once per tagging."""
+        got = self._words.get(id(doc))
         if got is not None and got[0] is doc:
-            return got[1]
+            return got[1], got[2]
         arrays = getattr(doc, "arrays", None)
         if arrays is not None:  # a LexDoc: its lists, no token objects
             norms, pos = list(arrays()[4]), list(doc.pos_tags())
         else:
             norms, pos = [t.norm_ for t in doc], [t.pos_ for t in doc]
-        value = (window_of(norms, pos), norms, pos)
+        self._words[id(doc)] = (doc, norms, pos)
+        return norms, pos
+
+    def _window(self, doc) -> tuple:
+        """(the model's window[, base logits]) of a paragraph doc, worked out once per tagging
+        (and only where the tag cache does not already know the paragraph's logits)."""
+        got = self._windows.get(id(doc))
+        if got is not None and got[0] is doc:
+            return got[1]
+        value = (window_of(*self._lists(doc)),)
         self._windows[id(doc)] = (doc, value)
         return value
 
@@ -584,6 +602,7 @@ class Tagger:
                 if scores[c] >= model.thresholds[c] and scores[c] >= self.min_model_score:
                     out.setdefault(c, []).append(para.index)
         self._windows = {}
+        self._words = {}
         return out
 
     def _add_model(self, transcript_id: str, para, doc, rules: list[Suggestion]) -> list[Suggestion]:
@@ -609,7 +628,7 @@ class Tagger:
         if not add:
             return out
         sents = []
-        _, norms, pos = self._window(doc)[:3]
+        norms, pos = self._lists(doc)
         tokens = list(doc)
         tstarts = [t.idx for t in tokens]
         tends = [t.idx + len(t.text) for t in tokens]
@@ -617,13 +636,25 @@ class Tagger:
             a, b = seg.start - para.start, seg.end - para.start
             lo, hi = bisect.bisect_right(tends, a), bisect.bisect_left(tstarts, b)  # tokens overlapping [a, b)
             if lo < hi:
-                sents.append((seg, lo, hi, model.scores(window_of(norms[lo:hi], pos[lo:hi]), (), add)))
+                sents.append((seg, lo, hi))
         if not sents:
             return out
+        # which sentences a code goes on depends on the model and the sentences alone: the tag
+        # cache keeps the choice, so a re-tag of a code after an edit of its patterns reads no
+        # sentence's words again where the choice is known
+        known = self.known_added.get(para.index, {}) if self.known_added else {}
+        need = [c for c in add if not _choice_fits(known.get(c), len(sents))]
+        scores = [model.scores(window_of(norms[lo:hi], pos[lo:hi]), (), need) for _, lo, hi in sents] if need else []
+        choice = self.added.setdefault(para.index, {})
         pfold = fold(para.text)
         for c in add:
-            chosen = [x for x in sents if x[3][c] >= model.thresholds[c]] or [max(sents, key=lambda x: x[3][c])]
-            for seg, lo, hi, _ in chosen:
+            if c in need:
+                picked = [k for k, sc in enumerate(scores) if sc[c] >= model.thresholds[c]] or [
+                    max(range(len(sents)), key=lambda k: scores[k][c])]
+            else:
+                picked = list(known[c])
+            choice[c] = picked
+            for seg, lo, hi in (sents[k] for k in picked):
                 toks = tokens[lo:hi]
                 if cb[c].deny and self._denied(_context(toks), pfold, seg.end - para.start):
                     continue

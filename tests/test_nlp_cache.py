@@ -312,17 +312,23 @@ def test_with_a_learned_suggester_a_codebook_edit_retags_only_that_code(project,
 
     from coding.learn import LearnedModel
 
-    read = []  # paragraphs the model read afresh (its sentence readings, for codes it adds alone, are not counted)
+    read = []  # paragraphs the model read afresh
+    sentences = []  # sentences it read to place a code it adds alone
     base_logits = LearnedModel.base_logits
-    monkeypatch.setattr(LearnedModel, "scores", lambda self, w, hits=(), codes=None: self.probabilities(
+    monkeypatch.setattr(LearnedModel, "scores", lambda self, w, hits=(), codes=None: sentences.append(1) or self.probabilities(
         base_logits(self, w), hits, codes))
     monkeypatch.setattr(LearnedModel, "base_logits", lambda self, w: read.append(1) or base_logits(self, w))
     for change in (add, remove):
         _edit_codebook(project, change)
         read.clear()
+        sentences.clear()
         res = code_project(Project.open(project))
         assert (res.parsed, res.retagged, res.retagged_codes) == (0, 0, [edited[-1]])
         assert read == []  # the model's reading of each paragraph came from the cache
+        if change is add:  # where the model adds the code, the sentences it chose came from the cache too
+            assert sentences == []
+        else:  # where the code's rules fired before, the model now places it: those sentences are read
+            assert sentences
         incremental = _suggestions(project)
         shutil.rmtree(project / "outputs" / "cache" / "tags")
         (project / "outputs" / "cache" / "code-run.json").unlink()
