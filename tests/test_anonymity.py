@@ -147,9 +147,11 @@ def test_a_front_matter_org_that_is_not_a_pseudonym_is_a_name(project):
 def test_pseudonyms_with_a_country_prefix_are_pseudonyms():
     from coding.anonymity import PSEUDONYM_RE
 
-    for org in ["スウェーデンL大学", "米国R州立大学", "仮称C1大学", "英国T大学", "甲大学", "K大学（私立）"]:
+    for org in ["スウェーデンL大学", "米国R州立大学", "仮称C1大学", "英国T大学", "甲大学", "K大学（私立）",
+                "庚県立大学", "米国M研究財団", "Q研究機構"]:
         assert PSEUDONYM_RE.match(org), org
-    for org in ["東北大学", "スウェーデン大学", "ハーバード大学", "東京工業大学"]:
+    for org in ["東北大学", "スウェーデン大学", "ハーバード大学", "東京工業大学", "大阪府立大学", "日本学術振興会",
+                "科学技術振興機構", "理化学研究所"]:
         assert not PSEUDONYM_RE.match(org), org
 
 
