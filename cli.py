@@ -216,7 +216,8 @@ def _print_code(res) -> None:
 @jobs_option
 @strict_option
 def run(project: Path, jobs: int, strict: bool):
-    """The main job: validate, code, then write the tables and the network to outputs/.
+    """The main job: validate, code, then write the tables, the network and (once a case code is
+    coded) the case sheets to outputs/.
 
     Every published output passes the anonymity guard (real names → pseudonym or 〇〇).
 
@@ -242,6 +243,13 @@ def run(project: Path, jobs: int, strict: bool):
             _print_code(result)
         elif step == "tables":
             _print_tables(result)
+        elif step == "cases":
+            if result.sheets:
+                for n in result.notes:
+                    click.echo(f"note: {n}", err=True)
+                click.echo(f"{len(result.sheets)} case sheet(s); wrote {len(result.files)} file(s) to {result.folder}")
+            else:
+                click.echo("case sheets: none yet (no case code is coded)")
         else:
             click.echo(result.summary, nl=False)
             click.echo(f"wrote {len(result.files)} file(s) to {result.folder}: " + ", ".join(f.name for f in result.files))

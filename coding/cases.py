@@ -452,10 +452,14 @@ def write_cases(sheets: Sequence[CaseSheet], folder: Path, formats: Sequence[str
 
 
 def publish_cases(p: Project, guard: Guard, *, formats: Sequence[str] | None = None, output: Path | None = None,
-                  coders: Sequence[str] | None = None, include_suggested: bool = False, strict: bool = False) -> CasesOutcome:
+                  coders: Sequence[str] | None = None, include_suggested: bool = False, strict: bool = False,
+                  write_empty: bool = True) -> CasesOutcome:
     """Build every case sheet, mask it with the anonymity guard and write it in each format into
-    ``output`` (default ``outputs/cases``)."""
+    ``output`` (default ``outputs/cases``); with ``write_empty=False`` nothing is written when no
+    case is coded."""
     sheets, notes = project_sheets(p, coders=coders, include_suggested=include_suggested)
+    if not sheets and not write_empty:
+        return CasesOutcome([], [], None, notes, include_suggested)
     safe = [masked(s, guard.apply) for s in sheets]
     if strict:
         check_strict(guard, "case sheets")

@@ -1,7 +1,8 @@
-"""The main job, ``python cli.py run``: validate, code, then publish the tables and the network.
+"""The main job, ``python cli.py run``: validate, code, then publish the tables, the network and,
+once a case code is coded, the case sheets (事例集).
 
 One project is opened (by the validation) and handed to every step, and the notes are searched
-for real names once: the same guard serves the tables and the network.
+for real names once: the same guard serves every published output.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from .cases import CasesOutcome, publish_cases
 from .errors import ProjectError
 from .project import CodeResult, ValidationReport, code_project, validate_project
 from .publish import NetworkOutcome, TablesOutcome, publish_network, publish_tables
@@ -22,6 +24,7 @@ class RunResult:
     tables: TablesOutcome
     network: NetworkOutcome
     guard_summary: str
+    cases: CasesOutcome | None = None  # None: the codebook has no case codes
 
 
 def run(root: Path | str, *, jobs: int = 1, strict: bool = False,
@@ -43,4 +46,8 @@ def run(root: Path | str, *, jobs: int = 1, strict: bool = False,
     say("tables", tables)
     network = publish_network(p, guard, strict=strict)
     say("network", network)
-    return RunResult(rep, coded, tables, network, guard.summary())
+    cases = None
+    if p.codebook.of_kind("case"):
+        cases = publish_cases(p, guard, strict=strict, write_empty=False)
+        say("cases", cases)
+    return RunResult(rep, coded, tables, network, guard.summary(), cases)

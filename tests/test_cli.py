@@ -112,3 +112,20 @@ def test_cp932_and_utf16_crlf_code_like_their_utf8_twin(project, encoding):
     u = [{k: v for k, v in r.items() if k != "transcript_id"} for r in rows if r["transcript_id"] == "U"]
     e = [{k: v for k, v in r.items() if k != "transcript_id"} for r in rows if r["transcript_id"] == "E"]
     assert u and u == e
+
+
+def test_run_writes_the_case_sheets_once_a_case_is_coded(project, tmp_path):
+    (project / "transcripts" / "ok.md").write_text(transcript_text("A: 共願が多い。", id="JP-OK"), encoding="utf-8")
+    res = run("run", "--project", project)
+    assert res.exit_code == 0 and "case sheets: none yet (no case code is coded)" in res.output, res.output
+    assert not (project / "outputs" / "cases").exists()
+    text = (project / "transcripts" / "ok.md").read_text(encoding="utf-8")
+    start = text.split("\n---\n", 1)[1].index("共願が多い。")
+    (project / "codings").mkdir(exist_ok=True)
+    (project / "codings" / "hanako.csv").write_text(
+        "transcript_id,start,end,text,code_id,code_ref,status,coder\n"
+        f"JP-OK,{start},{start + 6},共願が多い。,事例①,,manual,hanako\n", encoding="utf-8")
+    res = run("run", "--project", project)
+    assert res.exit_code == 0, res.output
+    assert re.search(r"^1 case sheet\(s\); wrote \d+ file\(s\) to .*cases$", res.output, flags=re.M), res.output
+    assert {"index.md", "cases.html", "cases.docx"} <= {f.name for f in (project / "outputs" / "cases").iterdir()}
