@@ -287,6 +287,7 @@ PAGE: Mapping[str, Mapping[str, str]] = {
         "recheck_hint": "<kbd>a</kbd> 今の語句で採用 · <kbd>r</kbd> 不採用 · <kbd>d</kbd> この判断を削除",
         "help_d": "要確認の判断（語句が編集されたもの）を削除",
         "drop_only": "d で削除できるのは要確認の判断だけです",
+        "recheck_first": "語句が編集された判断です。先に a（今の語句で採用）か r（不採用）で確かめてください",
         "stale_title": "箇所が見つからない判断（{n} 件）",
         "stale_hint": "判断した語句が記録から消えました。今の記録で当てはまる語句を選んで「選んだ語句に付け直す」を押すと、"
                       "同じ判断（引用・メモも）をその語句に付けます。",
@@ -357,6 +358,7 @@ PAGE: Mapping[str, Mapping[str, str]] = {
         "recheck_hint": "<kbd>a</kbd> accept on the new words · <kbd>r</kbd> reject · <kbd>d</kbd> drop the decision",
         "help_d": "drop a decision to re-check (its words were edited)",
         "drop_only": "d drops only a decision to re-check",
+        "recheck_first": "its words were edited: check it first (a accepts it on the new words, r rejects it)",
         "stale_title": "Decisions whose passage is gone ({n})",
         "stale_hint": "Their words are no longer in the transcript. Select the words as they now read and press "
                       "Re-attach to selection to put the same decision (quote and memo too) on them.",

@@ -572,6 +572,13 @@ def test_the_page_marks_a_recheck_and_drops_or_reattaches_stale_decisions(edited
     detail = b.js("document.getElementById('detail').innerText")
     assert "判断の後で語句が編集されました" in detail and WAS in detail and "d この判断を削除" in detail
     b.screenshot(tmp_path / "review-stale.png")
+    # a quote or a memo would settle the re-check unseen: the page asks for a or r first, sends nothing
+    before = rows(edited)
+    for key in ("q", "e"):
+        b.press(key)
+        assert b.js("document.getElementById('status').innerText").startswith("語句が編集された判断です。"), key
+        assert b.js("document.getElementById('memo').hidden") is True
+    assert rows(edited) == before and b.js("review.saves") == 0
 
     click(b, "#stale li[data-code='課題⑫'] button.drop")  # Drop
     wait_saved(b, 1)
