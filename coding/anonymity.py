@@ -256,16 +256,20 @@ def _scan(nlp, t: Transcript) -> list[Candidate]:
 
 
 _SCAN_NLP = None
+_SCAN_TODO: list[Transcript] = []
 
 
-def _scan_init(settings: NlpSettings) -> None:
+def _scan_init(settings: NlpSettings, transcripts: list[Transcript]) -> None:
     quiet_worker()  # Ctrl+C is the parent's to handle
-    global _SCAN_NLP
+    global _SCAN_NLP, _SCAN_TODO
     _SCAN_NLP = load_nlp(settings)
+    _SCAN_TODO = transcripts
 
 
-def _scan_worker(t: Transcript) -> list[tuple]:
-    return [(c.start, c.end, c.name, c.source) for c in _scan(_SCAN_NLP, t)]
+def _scan_worker(i: int) -> list[tuple]:
+    """The candidates of the i-th transcript to scan (the workers get the texts when they start,
+    so a task is an index: no task can fill the pipe and hang the pool's clean-up on Ctrl+C)."""
+    return [(c.start, c.end, c.name, c.source) for c in _scan(_SCAN_NLP, _SCAN_TODO[i])]
 
 
 def ner_scan(transcripts: Sequence[Transcript], settings: NlpSettings, folder: Path, *, jobs: int = 1,
@@ -295,8 +299,8 @@ def ner_scan(transcripts: Sequence[Transcript], settings: NlpSettings, folder: P
             progress(t)
 
     if jobs > 1 and len(todo) > 1:
-        with worker_pool(min(jobs, len(todo)), _scan_init, (settings,)) as pool:
-            for (t, key), cands in zip(todo, pool.imap(_scan_worker, [t for t, _ in todo])):
+        with worker_pool(min(jobs, len(todo)), _scan_init, (settings, [t for t, _ in todo])) as pool:
+            for (t, key), cands in zip(todo, pool.imap(_scan_worker, range(len(todo)))):
                 done(t, key, cands)
     else:
         nlp = load_nlp(settings)

@@ -697,7 +697,7 @@ class _Parser:
         return docs, True
 
 
-_WORKER: tuple[_Parser, Callable] | None = None
+_WORKER: tuple[_Parser, Callable, list] | None = None
 # How worker processes start: None = fork on Linux (cheap: workers share what is loaded), spawn
 # elsewhere (fork is unsafe on macOS; Windows has no fork).
 START_METHOD: str | None = None
@@ -755,17 +755,19 @@ def worker_pool(processes: int, initializer: Callable, initargs: tuple):
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def _init_worker(settings: NlpSettings, folder: str, work: Callable, as_spacy: bool) -> None:
+def _init_worker(settings: NlpSettings, folder: str, work: Callable, as_spacy: bool, transcripts: list) -> None:
     quiet_worker()
     global _WORKER
-    _WORKER = (_Parser(settings, folder, as_spacy), work)
+    _WORKER = (_Parser(settings, folder, as_spacy), work, transcripts)
 
 
-def _run_worker(batch: list[Transcript]) -> list[tuple[Any, bool]]:
+def _run_worker(batch: list[int]) -> list[tuple[Any, bool]]:
+    """The transcripts at these indices, parsed (or read from the cache) and worked on."""
     assert _WORKER is not None
-    parser, work = _WORKER
+    parser, work, transcripts = _WORKER
     out = []
-    for t in batch:
+    for i in batch:
+        t = transcripts[i]
         docs, parsed = parser.docs(t)
         out.append((work(t, docs), parsed))
         del docs
@@ -823,15 +825,18 @@ def map_parsed(
             del docs
         return
 
-    batches: list[list[Transcript]] = []  # a few transcripts per task: fewer round trips
+    batches: list[list[int]] = []  # a few transcripts per task: fewer round trips
     size = 0
-    for t in transcripts:
+    for i, t in enumerate(transcripts):
         if not batches or size >= task_chars:
             batches.append([])
             size = 0
-        batches[-1].append(t)
+        batches[-1].append(i)
         size += chars[id(t)]
-    with worker_pool(jobs, _init_worker, (settings, str(cache.folder), work, as_spacy)) as pool:
+    # The workers get the transcripts when they start (inherited with fork, pickled once with
+    # spawn); a task is a few indices. A task that held the texts could fill the pipe to the
+    # workers, and the pool's feeder thread, stuck writing it, would hang Ctrl+C's clean-up.
+    with worker_pool(jobs, _init_worker, (settings, str(cache.folder), work, as_spacy, list(transcripts))) as pool:
         window: deque = deque()
         it = iter(batches)
         for batch in it:
@@ -844,9 +849,9 @@ def map_parsed(
             nxt = next(it, None)
             if nxt is not None:
                 window.append((nxt, pool.apply_async(_run_worker, (nxt,))))
-            for t, (result, parsed) in zip(batch, results):
-                account(t, parsed)
-                yield t, result
+            for i, (result, parsed) in zip(batch, results):
+                account(transcripts[i], parsed)
+                yield transcripts[i], result
 
 
 def iter_parsed(

@@ -164,3 +164,57 @@ def test_huge_transcript_codes_without_error(project):
     assert (project / "transcripts" / "big.md").stat().st_size >= 1_000_000
     res = code_project(Project.open(project))
     assert res.parsed == 1 and res.by_code.get("課題①", 0) >= 1000
+
+
+class _TaskSpy:
+    """A worker pool that records the pickled size of every task it is given."""
+
+    def __init__(self, pool, sizes: list):
+        self.pool, self.sizes = pool, sizes
+
+    def __enter__(self):
+        self.pool.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.pool.__exit__(*exc)
+
+    def apply_async(self, fn, args):
+        import pickle
+
+        self.sizes.append(len(pickle.dumps(args)))
+        return self.pool.apply_async(fn, args)
+
+    def imap(self, fn, items):
+        import pickle
+
+        items = list(items)
+        self.sizes.extend(len(pickle.dumps(x)) for x in items)
+        return self.pool.imap(fn, items)
+
+
+@pytest.mark.parametrize("stage", ["code", "names"])
+def test_tasks_for_the_workers_are_indices_not_texts(project, monkeypatch, stage):
+    """Workers get the transcripts when they start; a task names a few of them. A task carrying the
+    texts could fill the pipe to the workers, and the pool's feeder thread, stuck writing it, hung
+    the clean-up after Ctrl+C."""
+    import coding.anonymity as anonymity
+    import coding.nlp as nlp
+    from coding.nlp import NlpSettings
+
+    sizes: list[int] = []
+    real = nlp.worker_pool
+    spy = lambda *a, **k: _TaskSpy(real(*a, **k), sizes)  # noqa: E731
+    monkeypatch.setattr(nlp, "worker_pool", spy)
+    monkeypatch.setattr(anonymity, "worker_pool", spy)
+    n = 12_000 if stage == "code" else 3_000
+    for i in range(4):
+        (project / "transcripts" / f"t{i}.md").write_text(transcript_text(huge_body(n * 3), id=f"JP-T{i}"), encoding="utf-8")
+    p = Project.open(project)
+    if stage == "code":
+        code_project(p, jobs=2)
+    else:
+        ner = NlpSettings.for_needs((), ner=True, model=p.nlp_settings().model)
+        found = anonymity.ner_scan(p.transcripts, ner, project / "names", jobs=2, writable=False)
+        assert set(found) == {t.id for t in p.transcripts}
+    assert len(sizes) >= 2 and max(sizes) < 500, sizes  # the texts are ≥ 9 KB each, pickled
