@@ -145,6 +145,7 @@ def check_kind(cell: str) -> str | None:
             return "recheck"
     return None
 
+
 VALIDATION = {  # the decision drop-down's prompt and error (Excel: title ≤ 32, text ≤ 255 characters)
     "ja": {"input_title": "判断", "input_message": "採用 / 不採用 / 変更 → <コード>。空欄のままなら後で判断します。",
            "error_title": "判断の値ではありません", "error_message": "一覧から 採用・不採用・変更 → <コード> を選んでください。",

@@ -127,6 +127,15 @@ def make_tagger(cb: Codebook, settings: NlpSettings, codes: Sequence[str] | None
     return Tagger(cb if codes is None else cb.with_codes(codes), normalise=normaliser(settings))
 
 
+RETAG_DATA = ("strings", "model", "logits", "added")  # what a tag entry keeps for later re-tags only
+
+
+def _drop_retag_data(entry: dict) -> None:
+    """Forget what a tag entry keeps for a later re-tag (it is on disk; the run needs only the codes)."""
+    for k in RETAG_DATA:
+        entry.pop(k, None)
+
+
 class TagWork:
     """Tag one transcript's docs; runs in the parsing processes (picklable: the tagger is built
     lazily in each worker, or handed over in this process).
@@ -306,10 +315,7 @@ class TagCache:
             if missing:
                 stale.setdefault(frozenset(missing), []).append(t)
             else:
-                e.pop("strings", None)
-                e.pop("model", None)
-                e.pop("logits", None)
-                e.pop("added", None)
+                _drop_retag_data(e)
                 stats.cached += 1
                 if progress:
                     progress(t)
@@ -322,10 +328,7 @@ class TagCache:
             for t, (rows, found) in map_parsed(todo, self.settings, cache, work, jobs=jobs, stats=pstats, as_spacy=as_spacy):
                 e = {**found, "codes": {c: [fp, rows.get(c, [])] for c, fp in fps.items()}}
                 write_framed(self._tag_path(keys[t.id]), TAGS_FORMAT, keys[t.id], e)
-                e.pop("strings")
-                e.pop("model")
-                e.pop("logits", None)
-                e.pop("added", None)
+                _drop_retag_data(e)
                 entries[t.id] = e
                 stats.retagged += 1
                 if progress:
@@ -352,10 +355,7 @@ class TagCache:
                     found[t.id] = rows
             for t in ts:
                 e = entries[t.id]
-                e.pop("strings", None)
-                e.pop("model", None)
-                e.pop("logits", None)
-                e.pop("added", None)
+                _drop_retag_data(e)
                 rows = found.get(t.id, {})
                 for c in codes:
                     e["codes"][c] = [fps[c], rows.get(c, [])]
